@@ -1,0 +1,47 @@
+"""Entry point of the ``dealctl`` command and ``python -m dealctl``.
+
+Decisions that must precede importing Typer live here: whether Typer may style
+help and usage errors (never when the output is not a terminal or NO_COLOR is
+set), and how output that cannot be encoded or a closed pipe is handled.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def _wants_plain(argv: list[str]) -> bool:
+    """True when neither stdout nor stderr may carry escape codes."""
+    if "--color=always" in argv or ("--color" in argv and "always" in argv):
+        return False
+    if os.environ.get("NO_COLOR") or "--color=never" in argv:
+        return True
+    return not (sys.stdout.isatty() and sys.stderr.isatty())
+
+
+def main() -> None:
+    """Run dealctl with this process's arguments and streams."""
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal or pipe that cannot encode a character gets a replacement, not a crash.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+    if _wants_plain(sys.argv[1:]):
+        # Typer decides at import time whether usage errors and help go through Rich.
+        os.environ["TYPER_USE_RICH"] = "0"
+    from dealctl.cli import run
+
+    try:
+        code = run()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader (`| head`) has what it wanted: leave quietly, with success.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        code = 0
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,184 @@
+"""The schema, as an ordered list of migrations (sqlite-utils ``Migrations``).
+
+Each migration runs in its own transaction together with its record in
+``_sqlite_migrations``. Never edit a released migration: add a new one. The
+schema rules (UUID text primary keys, no UNIQUE constraint besides primary keys,
+soft deletes, an insert-only change log) are pinned by ``tests/test_schema.py``
+and explained in ``docs/schema.md``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlite_utils import Database
+
+SCHEMA_V1 = """
+CREATE TABLE pipelines (
+    id TEXT PRIMARY KEY,
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    deleted_at TEXT
+);
+CREATE TABLE stages (
+    id TEXT PRIMARY KEY,
+    pipeline_id TEXT NOT NULL REFERENCES pipelines(id),
+    key TEXT NOT NULL,
+    name TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('open', 'won')),
+    probability INTEGER NOT NULL CHECK (probability BETWEEN 0 AND 100),
+    rot_days INTEGER,
+    created_at TEXT NOT NULL,
+    deleted_at TEXT
+);
+CREATE TABLE accounts (
+    id TEXT PRIMARY KEY,
+    number INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    notes TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+);
+CREATE TABLE contacts (
+    id TEXT PRIMARY KEY,
+    number INTEGER NOT NULL,
+    account_id TEXT REFERENCES accounts(id),
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL,
+    email TEXT,
+    email_key TEXT,
+    phone TEXT,
+    title TEXT,
+    notes TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+);
+CREATE TABLE deals (
+    id TEXT PRIMARY KEY,
+    number INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    account_id TEXT REFERENCES accounts(id),
+    contact_id TEXT REFERENCES contacts(id),
+    pipeline_id TEXT NOT NULL REFERENCES pipelines(id),
+    stage_id TEXT NOT NULL REFERENCES stages(id),
+    status TEXT NOT NULL CHECK (status IN ('open', 'won', 'lost')),
+    amount INTEGER,
+    currency TEXT NOT NULL,
+    probability INTEGER CHECK (probability BETWEEN 0 AND 100),
+    close_date TEXT,
+    next_action TEXT,
+    next_due TEXT,
+    owner TEXT,
+    source TEXT,
+    tags TEXT NOT NULL DEFAULT '',
+    purpose TEXT,
+    proposal TEXT,
+    notes TEXT,
+    lost_reason TEXT,
+    lost_note TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    closed_at TEXT,
+    last_contact_at TEXT,
+    external_source TEXT,
+    external_id TEXT,
+    deleted_at TEXT
+);
+CREATE TABLE deal_contacts (
+    id TEXT PRIMARY KEY,
+    deal_id TEXT NOT NULL REFERENCES deals(id),
+    contact_id TEXT NOT NULL REFERENCES contacts(id),
+    role TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    deleted_at TEXT
+);
+CREATE TABLE commands (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    args TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE TABLE activities (
+    id TEXT PRIMARY KEY,
+    deal_id TEXT NOT NULL REFERENCES deals(id),
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    command_id TEXT REFERENCES commands(id),
+    deleted_at TEXT
+);
+CREATE TABLE stage_changes (
+    id TEXT PRIMARY KEY,
+    deal_id TEXT NOT NULL REFERENCES deals(id),
+    from_stage_id TEXT REFERENCES stages(id),
+    to_stage_id TEXT NOT NULL REFERENCES stages(id),
+    from_status TEXT,
+    to_status TEXT NOT NULL CHECK (to_status IN ('open', 'won', 'lost')),
+    at TEXT NOT NULL,
+    command_id TEXT REFERENCES commands(id),
+    deleted_at TEXT
+);
+CREATE TABLE changes (
+    id TEXT PRIMARY KEY,
+    command_id TEXT REFERENCES commands(id),
+    entity TEXT NOT NULL,
+    entity_id TEXT NOT NULL,
+    field TEXT NOT NULL,
+    old TEXT,
+    new TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX deals_number ON deals (number);
+CREATE INDEX deals_due ON deals (status, next_due);
+CREATE INDEX deals_stage ON deals (status, stage_id, currency, amount, probability);
+CREATE INDEX deals_account ON deals (account_id);
+CREATE INDEX deals_external ON deals (external_source, external_id);
+CREATE INDEX accounts_name_key ON accounts (name_key);
+CREATE INDEX contacts_email_key ON contacts (email_key);
+CREATE INDEX contacts_account ON contacts (account_id);
+CREATE INDEX deal_contacts_deal ON deal_contacts (deal_id);
+CREATE INDEX activities_deal ON activities (deal_id, at);
+CREATE INDEX stage_changes_deal ON stage_changes (deal_id, at);
+CREATE INDEX stage_changes_to ON stage_changes (to_stage_id, to_status);
+CREATE INDEX changes_entity ON changes (entity_id, at);
+CREATE INDEX changes_command ON changes (command_id);
+CREATE TRIGGER changes_insert_only_update BEFORE UPDATE ON changes
+BEGIN SELECT RAISE(ABORT, 'the change log is insert-only'); END;
+CREATE TRIGGER changes_insert_only_delete BEFORE DELETE ON changes
+BEGIN SELECT RAISE(ABORT, 'the change log is insert-only'); END;
+"""
+
+
+def _build() -> Any:
+    from sqlite_utils.migrations import Migrations
+
+    migrations = Migrations("dealctl")
+
+    @migrations(name="0001_initial")
+    def initial(db: Database) -> None:
+        for statement in SCHEMA_V1.split(";\n"):
+            if statement.strip():
+                db.execute(statement)
+
+    return migrations
+
+
+# The number of migrations this dealctl knows; stored in PRAGMA user_version so
+# opening a current database needs no sqlite_utils import at all.
+SCHEMA_VERSION = 1
+
+
+def apply(conn: Any) -> None:
+    """Apply every pending migration on ``conn`` (a stdlib sqlite3 connection)."""
+    from sqlite_utils import Database
+
+    db = Database(conn, execute_plugins=False)
+    _build().apply(db)

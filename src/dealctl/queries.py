@@ -1,0 +1,153 @@
+"""Read-side views of deals: the filtered list, the deal card and timeline, history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dealctl.analytics import deal_row
+from dealctl.catalogue import Catalogue
+from dealctl.deals import STATUSES, resolve, select
+from dealctl.errors import InvalidInput
+from dealctl.session import Session
+from dealctl.text import company_key, norm
+
+# --sort names -> SQL; only these ever reach the query text.
+SORTS = {
+    "number": "d.number",
+    "due": "d.next_due IS NULL, d.next_due, d.number",
+    "amount": "d.amount IS NULL, d.amount DESC, d.number",
+    "close": "d.close_date IS NULL, d.close_date, d.number",
+    "created": "d.created_at, d.number",
+    "updated": "d.updated_at DESC, d.number",
+    "stage": "p.position, s.position, d.number",
+    "title": "d.title, d.number",
+}
+
+
+@dataclass
+class ListFilter:
+    """What ``dealctl list`` was asked to show."""
+
+    status: str = "open"
+    stage: str | None = None
+    account: str | None = None
+    owner: str | None = None
+    tag: str | None = None
+    search: str | None = None
+    sort: str = "number"
+
+
+def list_deals(session: Session, spec: ListFilter) -> list[dict[str, Any]]:
+    """Deals matching the filter, in the asked order."""
+    where: list[str] = []
+    params: list[Any] = []
+    if spec.status != "all":
+        if spec.status not in STATUSES:
+            raise InvalidInput(f"invalid --status {spec.status!r}: use open, won, lost or all")
+        where.append("d.status = ?")
+        params.append(spec.status)
+    if spec.sort not in SORTS:
+        raise InvalidInput(f"invalid --sort {spec.sort!r}: use one of {', '.join(SORTS)}")
+    if spec.stage:
+        wanted = norm(spec.stage)
+        stage_ids = [
+            s.id
+            for s in Catalogue.load(session.store).stages
+            if wanted in (norm(s.key), norm(s.name))
+        ]
+        if not stage_ids:
+            raise InvalidInput(f"unknown stage {spec.stage!r}")
+        where.append(f"d.stage_id IN ({', '.join('?' for _ in stage_ids)})")
+        params.extend(stage_ids)
+    if spec.account:
+        where.append("a.name_key = ?")
+        params.append(company_key(spec.account))
+    if spec.owner:
+        where.append("d.owner = ?")
+        params.append(spec.owner.strip())
+    if spec.tag:
+        where.append("(',' || d.tags || ',') LIKE ?")
+        params.append(f"%,{norm(spec.tag)},%")
+    rows = select(session.store, where, params, SORTS[spec.sort])
+    out = [deal_row(r, session.today, session.zone) for r in rows]
+    if spec.search:
+        needle = norm(spec.search)
+        fields = ("title", "account", "contact", "next_action", "tags", "source")
+        out = [r for r in out if any(needle in norm(str(r[f] or "")) for f in fields)]
+    return out
+
+
+def _names(session: Session) -> dict[str, str]:
+    """Display names for ids found in the change log (stages, accounts, contacts, pipelines)."""
+    names = {s.id: s.key for s in Catalogue.load(session.store).stages}
+    for table in ("accounts", "contacts", "pipelines"):
+        column = "key" if table == "pipelines" else "name"
+        for row in session.store.query(f"SELECT id, {column} AS label FROM {table}"):
+            names[row["id"]] = row["label"]
+    return names
+
+
+def history(session: Session, ref: str | None) -> list[dict[str, Any]]:
+    """What changed, when, from what to what: one deal, or the whole book."""
+    params: list[Any] = []
+    where = ""
+    if ref is not None:
+        deal = resolve(session.store, ref)
+        where = (
+            " AND (ch.entity_id = ?"
+            " OR ch.entity_id IN (SELECT id FROM activities WHERE deal_id = ?))"
+        )
+        params = [deal["id"], deal["id"]]
+    rows = session.store.query(
+        "SELECT ch.at, ch.entity, ch.entity_id, ch.field, ch.old, ch.new, cm.name AS command,"
+        " COALESCE(d.number, ad.number) AS number"
+        " FROM changes ch LEFT JOIN commands cm ON cm.id = ch.command_id"
+        " LEFT JOIN deals d ON d.id = ch.entity_id"
+        " LEFT JOIN activities ac ON ac.id = ch.entity_id"
+        " LEFT JOIN deals ad ON ad.id = ac.deal_id"
+        " WHERE 1 = 1" + where + " ORDER BY ch.at, ch.rowid",
+        params,
+    )
+    names = _names(session)
+    out = []
+    for row in rows:
+        field = row["field"].removesuffix("_id") if row["field"].endswith("_id") else row["field"]
+        out.append(
+            {
+                "at": row["at"],
+                "command": row["command"],
+                "entity": row["entity"],
+                "number": row["number"],
+                "field": field,
+                "old": names.get(row["old"] or "", row["old"]),
+                "new": names.get(row["new"] or "", row["new"]),
+            }
+        )
+    return out
+
+
+def timeline(session: Session, deal_id: str) -> list[dict[str, Any]]:
+    """Stage moves and follow-ups of one deal, oldest first."""
+    names = {s.id: s.key for s in Catalogue.load(session.store).stages}
+    events: list[dict[str, Any]] = []
+    for row in session.store.query(
+        "SELECT * FROM stage_changes WHERE deal_id = ? AND deleted_at IS NULL ORDER BY at, rowid",
+        (deal_id,),
+    ):
+        to_stage = names.get(row["to_stage_id"], "?")
+        if row["from_status"] is None:
+            text = f"created at {to_stage}"
+        elif row["to_status"] != row["from_status"]:
+            text = f"{row['from_status']} → {row['to_status']} ({to_stage})"
+        else:
+            text = f"{names.get(row['from_stage_id'], '?')} → {to_stage}"
+        events.append({"at": row["at"], "kind": "stage", "text": text})
+    for row in session.store.query(
+        "SELECT at, kind, text FROM activities WHERE deal_id = ? AND deleted_at IS NULL"
+        " ORDER BY at, rowid",
+        (deal_id,),
+    ):
+        events.append({"at": row["at"], "kind": row["kind"], "text": row["text"]})
+    events.sort(key=lambda e: e["at"])
+    return events

@@ -1,0 +1,191 @@
+"""Everything that writes rows for people or programs.
+
+Rich is imported only for tables on a terminal. Machine formats (csv, tsv, json,
+jsonl) write each row as it comes, so memory stays flat; their columns are the
+``key`` of each :class:`Column` and are documented in ``docs/output.md``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from dealctl.errors import InvalidInput
+
+FORMATS = ("table", "csv", "tsv", "json", "jsonl")
+COLOR_MODES = ("auto", "always", "never")
+TABLE_PAGE = 50
+
+Row = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Column:
+    """One output column: ``key`` in machine formats, ``header`` in tables.
+
+    ``show`` turns a row into the table cell; machine formats use the raw value.
+    """
+
+    key: str
+    header: str
+    justify: str = "left"
+    show: Callable[[Row], str] | None = None
+    wide: bool = False
+
+    def cell(self, row: Row) -> str:
+        if self.show is not None:
+            return self.show(row)
+        value = row.get(self.key)
+        return "" if value is None else str(value)
+
+
+@dataclass
+class Output:
+    """Where and how this invocation writes: decided per run, never at import time."""
+
+    stream: IO[str] = field(default_factory=lambda: sys.stdout)
+    color: str = "auto"
+    environ: Mapping[str, str] = field(default_factory=lambda: os.environ)
+
+    @property
+    def is_terminal(self) -> bool:
+        isatty = getattr(self.stream, "isatty", None)
+        return bool(isatty and isatty())
+
+    @property
+    def styled(self) -> bool:
+        """Colour and bold: only on a terminal (or when forced), never with NO_COLOR."""
+        if self.color == "never":
+            return False
+        if self.color == "always":
+            return True
+        return self.is_terminal and not self.environ.get("NO_COLOR")
+
+    def resolve(self, fmt: str | None) -> str:
+        """The format to use: as asked, else a table on a terminal and TSV in a pipe."""
+        if fmt is None:
+            return "table" if self.is_terminal else "tsv"
+        if fmt not in FORMATS:
+            raise InvalidInput(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+        return fmt
+
+    def console(self) -> Any:
+        from rich.console import Console
+
+        styled = self.styled
+        return Console(
+            file=self.stream,
+            highlight=False,
+            markup=False,
+            emoji=False,
+            force_terminal=styled if self.color == "always" else None,
+            color_system="auto" if styled else None,
+            no_color=not styled,
+            width=None if self.is_terminal else 10_000,
+        )
+
+    def line(self, text: str = "") -> None:
+        """A plain line of text (user text is never read as markup)."""
+        self.stream.write(text + "\n")
+
+
+def _machine_value(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    return value
+
+
+def _tsv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    text = str(_machine_value(value))
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def write_rows(
+    out: Output,
+    fmt: str,
+    columns: list[Column],
+    rows: Iterable[Row],
+    *,
+    title: str | None = None,
+    empty: str = "nothing to show",
+    show_all: bool = False,
+) -> int:
+    """Write ``rows`` in ``fmt``; returns how many rows were written."""
+    if fmt == "table":
+        return _table(out, columns, rows, title=title, empty=empty, show_all=show_all)
+    keys = [c.key for c in columns]
+    count = 0
+    stream = out.stream
+    if fmt in ("csv", "tsv"):
+        if fmt == "csv":
+            writer = csv.writer(stream, lineterminator="\n")
+            writer.writerow(keys)
+            for row in rows:
+                writer.writerow(
+                    ["" if row.get(k) is None else _machine_value(row[k]) for k in keys]
+                )
+                count += 1
+        else:
+            stream.write("\t".join(keys) + "\n")
+            for row in rows:
+                stream.write("\t".join(_tsv_cell(row.get(k)) for k in keys) + "\n")
+                count += 1
+        return count
+    if fmt == "jsonl":
+        for row in rows:
+            stream.write(json.dumps({k: row.get(k) for k in keys}, ensure_ascii=False) + "\n")
+            count += 1
+        return count
+    stream.write("[")
+    for row in rows:
+        stream.write(",\n " if count else "\n ")
+        stream.write(json.dumps({k: row.get(k) for k in keys}, ensure_ascii=False))
+        count += 1
+    stream.write("\n]\n" if count else "]\n")
+    return count
+
+
+def _table(
+    out: Output,
+    columns: list[Column],
+    rows: Iterable[Row],
+    *,
+    title: str | None,
+    empty: str,
+    show_all: bool,
+) -> int:
+    from rich.table import Table
+    from rich.text import Text
+
+    iterator: Iterator[Row] = iter(rows)
+    table = Table(title=title, title_justify="left", header_style="bold", show_edge=False)
+    for column in columns:
+        table.add_column(
+            column.header,
+            justify=column.justify,  # type: ignore[arg-type]
+            overflow="fold",
+            ratio=2 if column.wide else None,
+        )
+    shown = 0
+    hidden = 0
+    for row in iterator:
+        if show_all or shown < TABLE_PAGE:
+            table.add_row(*(Text(column.cell(row)) for column in columns))
+            shown += 1
+        else:
+            hidden += 1
+    console = out.console()
+    if shown == 0:
+        console.print(Text(empty))
+        return 0
+    console.print(table)
+    if hidden:
+        console.print(Text(f"{hidden} more — use --all to show every row"))
+    return shown + hidden

@@ -1,0 +1,222 @@
+"""Opening the database file and running transactions on it.
+
+The stdlib ``sqlite3`` connection serves every command; sqlite-utils is imported
+only when a migration is pending (a new or older file), which keeps start-up
+light. Each user command is one transaction (:meth:`Store.transaction`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dealctl import migrations
+from dealctl.errors import DatabaseBusy, DatabaseError
+
+DB_ENV = "DEALCTL_DB"
+BUSY_ENV = "DEALCTL_BUSY_TIMEOUT"
+DEFAULT_BUSY_SECONDS = 5.0
+
+Params = Sequence[Any] | Mapping[str, Any]
+
+
+def new_id() -> str:
+    """A UUID version 7 as text: time-ordered, so new rows land at the end of the index."""
+    millis = time.time_ns() // 1_000_000
+    value = (millis & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76
+    value |= secrets.randbits(12) << 64
+    value |= 0b10 << 62
+    value |= secrets.randbits(62)
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
+def default_db_path(environ: Mapping[str, str]) -> Path:
+    """``$DEALCTL_DB``, else ``$XDG_DATA_HOME/dealctl/deals.db``, else ``~/.local/share/...``."""
+    if environ.get(DB_ENV):
+        return Path(environ[DB_ENV]).expanduser()
+    data_home = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "dealctl" / "deals.db"
+
+
+def _busy_seconds(environ: Mapping[str, str]) -> float:
+    raw = environ.get(BUSY_ENV, "")
+    try:
+        return max(0.0, float(raw)) if raw else DEFAULT_BUSY_SECONDS
+    except ValueError:
+        return DEFAULT_BUSY_SECONDS
+
+
+def _create_file(path: Path) -> None:
+    """Create an empty database file readable by its owner only (it holds contact data)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:
+        raise DatabaseError(f"cannot create database {path}: {exc.strerror}") from None
+    os.close(fd)
+
+
+def translate(exc: sqlite3.Error, path: Path) -> Exception:
+    """The dealctl error for a low-level SQLite failure."""
+    message = str(exc)
+    if "locked" in message or "busy" in message:
+        return DatabaseBusy(f"database busy: {path} is locked by another dealctl; try again")
+    return DatabaseError(f"database error in {path}: {message}")
+
+
+class Store:
+    """One open database file."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self.command_id: str | None = None
+
+    @classmethod
+    def open(
+        cls, path: Path, *, create: bool, environ: Mapping[str, str] | None = None
+    ) -> tuple[Store, bool]:
+        """Open ``path``; create it only when ``create``. Returns the store and whether it was new.
+
+        Pending migrations are applied, after a backup copy of an older file.
+        """
+        env = os.environ if environ is None else environ
+        created = False
+        if not path.exists():
+            if not create:
+                raise DatabaseError(
+                    f"no database at {path}: add a deal or import first, or pass --db"
+                )
+            _create_file(path)
+            created = True
+        elif path.is_dir():
+            raise DatabaseError(f"{path} is a folder, not a database file")
+        busy = _busy_seconds(env)
+        try:
+            conn = sqlite3.connect(path, timeout=busy, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot open database {path}: {exc}") from None
+        conn.row_factory = sqlite3.Row
+        store = cls(conn, path)
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy * 1000)}")
+            conn.execute("PRAGMA foreign_keys = ON")
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > migrations.SCHEMA_VERSION:
+                conn.close()
+                raise DatabaseError(
+                    f"{path} was written by a newer dealctl (schema {version}, this one knows "
+                    f"{migrations.SCHEMA_VERSION}); upgrade dealctl to use it"
+                )
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            if version < migrations.SCHEMA_VERSION:
+                store._migrate(version)
+        except sqlite3.Error as exc:
+            conn.close()
+            raise translate(exc, path) from None
+        return store, created
+
+    def _migrate(self, version: int) -> None:
+        if version > 0:
+            self.backup(self.path.with_name(f"{self.path.name}.schema{version}.bak"))
+        migrations.apply(self.conn)
+        self.conn.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION}")
+
+    def backup(self, target: Path) -> None:
+        """Copy the whole database to ``target`` with SQLite's online backup (mode 0600)."""
+        _create_file(target)
+        dest = sqlite3.connect(target)
+        try:
+            self.conn.backup(dest)
+        finally:
+            dest.close()
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self, name: str, args: Sequence[str], at: str) -> Iterator[str]:
+        """One user command: ``BEGIN IMMEDIATE`` (the write lock is taken up front, so a
+        busy database fails before any work), a ``commands`` row, commit or roll back.
+
+        Yields the command id that change-log rows refer to.
+        """
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from None
+        command_id = new_id()
+        self.command_id = command_id
+        try:
+            self.conn.execute(
+                "INSERT INTO commands (id, name, args, at) VALUES (?, ?, ?, ?)",
+                (command_id, name, json.dumps(list(args), ensure_ascii=False), at),
+            )
+            yield command_id
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise translate(exc, self.path) from None
+            raise
+        finally:
+            self.command_id = None
+
+    def query(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        """All rows of a read query."""
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from None
+
+    def iterate(self, sql: str, params: Params = ()) -> Iterator[sqlite3.Row]:
+        """Rows of a read query, streamed (for exports of any size)."""
+        try:
+            yield from self.conn.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from None
+
+    def one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        """The first row of a read query, or None."""
+        try:
+            row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            raise translate(exc, self.path) from None
+        return row
+
+    def execute(self, sql: str, params: Params = ()) -> None:
+        """A write; only inside :meth:`transaction`."""
+        assert self.conn.in_transaction, "writes happen inside Store.transaction()"
+        self.conn.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        """A bulk write; only inside :meth:`transaction`."""
+        assert self.conn.in_transaction, "writes happen inside Store.transaction()"
+        self.conn.executemany(sql, rows)
+
+    def log_change(
+        self, entity: str, entity_id: str, field: str, old: object, new: object, at: str
+    ) -> None:
+        """Append one row to the insert-only change log."""
+        self.execute(
+            "INSERT INTO changes (id, command_id, entity, entity_id, field, old, new, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (new_id(), self.command_id, entity, entity_id, field, _text(old), _text(new), at),
+        )
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
