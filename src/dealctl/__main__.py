@@ -32,14 +32,12 @@ def main() -> None:
         os.environ["TYPER_USE_RICH"] = "0"
     from dealctl.cli import run
 
+    code = run()
     try:
-        code = run()
         sys.stdout.flush()
     except BrokenPipeError:
         # The reader (`| head`) has what it wanted: leave quietly, with success.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        code = 0
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     sys.exit(code)
 
 

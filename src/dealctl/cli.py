@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,7 +35,12 @@ class DealctlGroup(typer.core.TyperGroup):
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
             _fail("interrupted; nothing was written", EXIT_INTERRUPTED)
-        except (typer.Exit, typer.Abort, BrokenPipeError):
+        except BrokenPipeError:
+            # The reader (`| head`) has what it wanted: leave quietly, with success.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(0) from None
+        except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:
             if os.environ.get(DEBUG_ENV) or exc.__class__.__module__.startswith(("typer", "click")):
@@ -127,19 +132,27 @@ def reading(ctx: typer.Context) -> Iterator[Session]:
 
 @contextmanager
 def writing(ctx: typer.Context) -> Iterator[Session]:
-    """A session for a write command: creates the file if needed; the command is one transaction."""
+    """A session for a write command; the command is one transaction.
+
+    A database file created for a command that then fails is removed again, so
+    bad input leaves nothing behind.
+    """
     from dealctl import catalogue
 
     session = open_session(_state(ctx).db, write=True)
+    args = [f"{k}={v}" for k, v in ctx.params.items() if v not in (None, False, [], ())]
     try:
-        if session.created:
-            sys.stderr.write(f"dealctl: created database {session.store.path}\n")
-        args = [f"{k}={v}" for k, v in ctx.params.items() if v not in (None, False, [], ())]
         with session.store.transaction(ctx.command_path.split(" ", 1)[-1], args, session.stamp):
             catalogue.sync(session.store, session.config, session.stamp)
             yield session
-    finally:
+    except BaseException:
         session.close()
+        if session.created:
+            session.store.remove_files()
+        raise
+    session.close()
+    if session.created:
+        sys.stderr.write(f"dealctl: created database {session.store.path}\n")
 
 
 # --- shared options -------------------------------------------------------------------------
@@ -903,8 +916,7 @@ def export(
     columns = (
         [Column(k, k) for k in transfer.fields_of(kind)] if kind in transfer.EXPORT_KINDS else []
     )
-    with reading(ctx) as session:
-        rows = transfer.export_rows(session, kind)
+    with reading(ctx) as session, closing(transfer.export_rows(session, kind)) as rows:
         if output is None:
             write_rows(_out(ctx), fmt, columns, rows)
             return

@@ -142,12 +142,13 @@ def timeline(session: Session, deal_id: str) -> list[dict[str, Any]]:
             text = f"{row['from_status']} → {row['to_status']} ({to_stage})"
         else:
             text = f"{names.get(row['from_stage_id'], '?')} → {to_stage}"
-        events.append({"at": row["at"], "kind": "stage", "text": text})
+        events.append({"at": row["at"], "kind": "stage", "text": text, "id": row["id"]})
     for row in session.store.query(
-        "SELECT at, kind, text FROM activities WHERE deal_id = ? AND deleted_at IS NULL"
+        "SELECT id, at, kind, text FROM activities WHERE deal_id = ? AND deleted_at IS NULL"
         " ORDER BY at, rowid",
         (deal_id,),
     ):
-        events.append({"at": row["at"], "kind": row["kind"], "text": row["text"]})
-    events.sort(key=lambda e: e["at"])
+        events.append({"at": row["at"], "kind": row["kind"], "text": row["text"], "id": row["id"]})
+    # Ids are UUID v7: within one moment they keep the order things were recorded in.
+    events.sort(key=lambda e: (e["at"], e["id"]))
     return events

@@ -146,6 +146,11 @@ class Store:
     def close(self) -> None:
         self.conn.close()
 
+    def remove_files(self) -> None:
+        """Delete the (closed) database file and its WAL companions."""
+        for suffix in ("", "-wal", "-shm"):
+            self.path.with_name(self.path.name + suffix).unlink(missing_ok=True)
+
     @contextmanager
     def transaction(self, name: str, args: Sequence[str], at: str) -> Iterator[str]:
         """One user command: ``BEGIN IMMEDIATE`` (the write lock is taken up front, so a
