@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -83,7 +84,7 @@ _EXPORT_SQL = {
 }
 
 
-def export_rows(session: Session, kind: str) -> Iterator[dict[str, Any]]:
+def export_rows(session: Session, kind: str) -> Generator[dict[str, Any], None, None]:
     """Rows of one export kind, streamed in a stable order."""
     if kind not in EXPORT_KINDS:
         raise InvalidInput(f"unknown export {kind!r}: use one of {', '.join(EXPORT_KINDS)}")
@@ -96,8 +97,19 @@ def export_rows(session: Session, kind: str) -> Iterator[dict[str, Any]]:
 # --- reading files ----------------------------------------------------------------------------
 
 
+# Never in a text CSV: NUL (a UTF-16 file, or binary data)...
+_NOT_TEXT = re.compile("\x00")
+# ...nor, when guessing CP932, what only stray bytes decode to: 0x80 (U+0080) and the
+# private-use characters Python's cp932 gives 0xA0, 0xFD-0xFF and the user-defined area.
+_NOT_CP932_TEXT = re.compile("[\x00\x80\ue000-\uf8ff]")
+
+
 def read_text(path: Path, encoding: str | None) -> str:
-    """The whole file decoded: UTF-8 (a BOM is dropped), else CP932; never a lossy fallback."""
+    """The whole file decoded: UTF-8 (a BOM is dropped), else CP932; never a lossy fallback.
+
+    Without ``encoding`` a candidate must also read as text: CP932 decodes almost any
+    bytes (a UTF-16 file too) into control and private-use characters, which are refused.
+    """
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -107,11 +119,14 @@ def read_text(path: Path, encoding: str | None) -> str:
     candidates = [encoding] if encoding else ["utf-8-sig", "cp932"]
     for name in candidates:
         try:
-            return raw.decode(name)
+            text = raw.decode(name)
         except UnicodeDecodeError:
             continue
         except LookupError:
             raise InvalidInput(f"unknown encoding {name!r}") from None
+        odd = _NOT_CP932_TEXT if name == "cp932" else _NOT_TEXT
+        if encoding or not odd.search(text):
+            return text
     raise InvalidInput(f"{path} is neither UTF-8 nor CP932 text: give --encoding")
 
 
@@ -265,11 +280,33 @@ class Importer:
         current = self.existing(values)
         if current is not None:
             fields = {k: v for k, v in values.items() if k not in ("id", "created_at")}
-            if update(self.session, current, fields):
-                self.report.updated += 1
-            else:
+            if fields.get("updated_at") is None:
+                # No date in the file: update() stamps it only if something else changed.
+                fields.pop("updated_at", None)
+            if all(current[k] == v for k, v in fields.items()):
                 self.report.unchanged += 1
+                return str(current["id"]), False
+            update(self.session, current, fields)
+            self.report.updated += 1
+            moved = (current["stage_id"], current["status"]) != (
+                fields["stage_id"],
+                fields["status"],
+            )
+            if moved:
+                closed = fields["status"] != "open" and fields.get("closed_at")
+                record_stage_change(
+                    self.session,
+                    current["id"],
+                    current["stage_id"],
+                    fields["stage_id"],
+                    current["status"],
+                    fields["status"],
+                    closed or self.session.stamp,
+                )
+                self.report.stage_changes += 1
             return str(current["id"]), False
+        if values.get("updated_at") is None:
+            values["updated_at"] = values["created_at"]
         row = {"id": values.get("id") or new_id(), "number": self.number(wanted_number)}
         row.update((k, v) for k, v in values.items() if k != "id")
         insert(self.session, row, "imported")
@@ -306,6 +343,7 @@ def _dealctl_deal(importer: Importer, cells: Cells) -> tuple[dict[str, Any], Sta
     elif stage is not None and (stage.kind == "won") != (status == "won"):
         cells.reject("status", f"does not agree with stage {stage.key}")
     currency = cells.parsed("currency", currency_code) or session.config.currency
+    created = cells.parsed("created_at", _iso_moment)
     values: dict[str, Any] = {
         "title": cells.required("title"),
         "pipeline_id": pipeline_id,
@@ -316,12 +354,13 @@ def _dealctl_deal(importer: Importer, cells: Cells) -> tuple[dict[str, Any], Sta
         "probability": cells.parsed("probability", _percent),
         "close_date": cells.parsed("close_date", _iso_date),
         "next_due": cells.parsed("next_due", lambda v: (dates.due_date(v, session.zone), v)[1]),
-        "created_at": cells.parsed("created_at", _iso_moment) or session.stamp,
+        "created_at": created or session.stamp,
         "tags": ",".join(t for t in (cells.text("tags") or "").split(",") if t.strip()),
     }
     for column in ("updated_at", "closed_at", "last_contact_at"):
         values[column] = cells.parsed(column, _iso_moment)
-    values["updated_at"] = values["updated_at"] or values["created_at"]
+    # Left empty when the file has no date for it (see Importer.save).
+    values["updated_at"] = values["updated_at"] or created
     for column in (
         "next_action",
         "owner",
@@ -379,7 +418,9 @@ def _maven_deal(importer: Importer, cells: Cells) -> tuple[dict[str, Any], Stage
         "external_source": "maven",
         "external_id": cells.required("opportunity_id"),
     }
-    values["updated_at"] = values["closed_at"] or values["created_at"]
+    # Without any date in the file, left empty (see Importer.save): a re-import at
+    # another moment must not rewrite it.
+    values["updated_at"] = values["closed_at"] or (values["created_at"] if engage else None)
     return values, stage
 
 

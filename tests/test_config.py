@@ -1,0 +1,56 @@
+"""Settings: defaults with no file, the TOML file, `dealctl config`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import SHARED, Cli
+
+
+def test_works_with_no_config_file(cli: Cli, isolated: Path) -> None:
+    assert not (isolated / "config.toml").exists()
+    assert cli("config", "get", "currency") == "JPY\n"
+    assert cli("config", "get", "lost_reasons.no-budget") == "予算なし\n"
+    assert cli("config", "path") == f"{isolated / 'config.toml'}\n"
+
+
+def test_set_then_get_and_the_setting_applies(cli: Cli, isolated: Path) -> None:
+    cli("config", "set", "currency", "USD")
+    assert "comments in that file are not kept" in cli.stderr
+    assert cli("config", "get", "currency") == "USD\n"
+    cli("add", "A", "--amount", "1,200.50", "-q")
+    assert cli("list", "--format", "csv").splitlines()[1].split(",")[9:11] == ["120050", "USD"]
+
+
+def test_bad_values_are_refused_and_the_file_kept(cli: Cli, isolated: Path) -> None:
+    cli("config", "set", "owner", "佐藤")
+    before = (isolated / "config.toml").read_text(encoding="utf-8")
+    cli("config", "set", "timezone", "Asia/Tokio", code=2)
+    assert cli.stderr.startswith("dealctl: unknown time zone 'Asia/Tokio'")
+    cli("config", "set", "pipeline", "nowhere", code=2)
+    assert "default pipeline 'nowhere' is not defined" in cli.stderr
+    assert (isolated / "config.toml").read_text(encoding="utf-8") == before
+
+
+def test_case_18_a_config_with_a_byte_order_mark_loads(cli: Cli, isolated: Path) -> None:
+    (isolated / "config.toml").write_bytes((SHARED / "cases" / "case-18.toml").read_bytes())
+    assert cli("config", "get", "display.timezone") == "Asia/Tokyo\n"
+
+
+def test_a_broken_file_names_the_file_and_the_cause(cli: Cli, isolated: Path) -> None:
+    (isolated / "config.toml").write_text("currency = \n", encoding="utf-8")
+    cli("list", code=1)
+    assert cli.stderr.startswith(f"dealctl: config {isolated / 'config.toml'} is not valid TOML")
+    assert cli.stderr.count("\n") == 1
+
+
+def test_time_zone_decides_today(cli: Cli, isolated: Path) -> None:
+    # 23:30 UTC on 2 December is already 3 December in Tokyo.
+    env = {"DEALCTL_NOW": "2026-12-02T23:30:00+00:00"}
+    cli("config", "set", "timezone", "Asia/Tokyo")
+    cli("add", "A", "--next", "call", "--due", "today", env=env)
+    assert cli("due", "--format", "csv", env=env).splitlines()[1].split(",")[14] == "2026-12-03"
+    cli("config", "set", "timezone", "UTC")
+    assert cli("due", "--today", "-q", env=env) == ""
+    assert cli("due", "-q", env=env) == ""
+    assert cli("due", "--within", "1d", "-q", env=env) == "1\n"

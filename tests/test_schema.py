@@ -1,0 +1,96 @@
+"""The storage rules that keep the file sync-ready, readable by any SQLite tool, and safe."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from dealctl import migrations
+from dealctl.errors import DatabaseError
+from dealctl.storage import Store, new_id
+from tests.conftest import Cli
+
+UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+# sqlite-utils' own record of applied migrations: local to the file, never synced.
+BOOKKEEPING = {"_sqlite_migrations"}
+
+
+def _tables(conn: sqlite3.Connection) -> list[str]:
+    rows = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    )
+    return [r[0] for r in rows if r[0] not in BOOKKEEPING]
+
+
+@pytest.fixture
+def conn(cli: Cli, db_path: Path) -> sqlite3.Connection:
+    cli("add", "A", "--account", "X", "--contact", "a@example.com", "--next", "call", "--due", "fri")
+    cli("log", "1", "called")
+    return sqlite3.connect(db_path)
+
+
+def test_every_primary_key_is_a_uuid_text_column(conn: sqlite3.Connection) -> None:
+    tables = _tables(conn)
+    assert set(tables) >= {
+        "accounts", "contacts", "pipelines", "stages", "deals", "deal_contacts", "activities",
+        "stage_changes", "changes", "commands",
+    }
+    for table in tables:
+        columns = conn.execute(f"PRAGMA table_info({table})").fetchall()
+        keys = [(c[1], c[2]) for c in columns if c[5]]
+        assert keys == [("id", "TEXT")], table
+        for (value,) in conn.execute(f"SELECT id FROM {table}"):
+            assert UUID7.match(value), (table, value)
+
+
+def test_no_unique_constraint_besides_primary_keys(conn: sqlite3.Connection) -> None:
+    for table in _tables(conn):
+        for index in conn.execute(f"PRAGMA index_list({table})").fetchall():
+            unique, origin = index[2], index[3]
+            assert not (unique and origin != "pk"), (table, index)
+
+
+def test_foreign_keys_reference_uuids_and_deletes_are_soft(conn: sqlite3.Connection) -> None:
+    for table in _tables(conn):
+        for fk in conn.execute(f"PRAGMA foreign_key_list({table})").fetchall():
+            assert fk[4] == "id", (table, fk)
+        columns = {c[1] for c in conn.execute(f"PRAGMA table_info({table})")}
+        if table not in ("changes", "commands"):
+            assert "deleted_at" in columns, table
+
+
+def test_change_log_is_insert_only(conn: sqlite3.Connection) -> None:
+    with pytest.raises(sqlite3.IntegrityError, match="insert-only"):
+        conn.execute("UPDATE changes SET new = 'x'")
+    with pytest.raises(sqlite3.IntegrityError, match="insert-only"):
+        conn.execute("DELETE FROM changes")
+
+
+def test_file_mode_pragmas_and_version(conn: sqlite3.Connection, db_path: Path) -> None:
+    assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
+    store, created = Store.open(db_path, create=False)
+    assert not created
+    assert store.one("PRAGMA foreign_keys")[0] == 1  # type: ignore[index]
+    assert store.one("PRAGMA busy_timeout")[0] >= 5000  # type: ignore[index]
+    store.close()
+
+
+def test_a_newer_database_is_refused(conn: sqlite3.Connection, db_path: Path, cli: Cli) -> None:
+    conn.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION + 1}")
+    conn.commit()
+    with pytest.raises(DatabaseError, match="newer dealctl"):
+        Store.open(db_path, create=False)
+    cli("list", code=5)
+    assert "was written by a newer dealctl" in cli.stderr
+
+
+def test_uuid7_is_time_ordered() -> None:
+    ids = [new_id() for _ in range(200)]
+    assert all(UUID7.match(i) for i in ids)
+    assert [i[:13] for i in ids] == sorted(i[:13] for i in ids)
