@@ -28,7 +28,9 @@ def _tables(conn: sqlite3.Connection) -> list[str]:
 
 @pytest.fixture
 def conn(cli: Cli, db_path: Path) -> sqlite3.Connection:
-    cli("add", "A", "--account", "X", "--contact", "a@example.com", "--next", "call", "--due", "fri")
+    cli(
+        "add", "A", "--account", "X", "--contact", "a@example.com", "--next", "call", "--due", "fri"
+    )
     cli("log", "1", "called")
     return sqlite3.connect(db_path)
 
@@ -36,8 +38,16 @@ def conn(cli: Cli, db_path: Path) -> sqlite3.Connection:
 def test_every_primary_key_is_a_uuid_text_column(conn: sqlite3.Connection) -> None:
     tables = _tables(conn)
     assert set(tables) >= {
-        "accounts", "contacts", "pipelines", "stages", "deals", "deal_contacts", "activities",
-        "stage_changes", "changes", "commands",
+        "accounts",
+        "contacts",
+        "pipelines",
+        "stages",
+        "deals",
+        "deal_contacts",
+        "activities",
+        "stage_changes",
+        "changes",
+        "commands",
     }
     for table in tables:
         columns = conn.execute(f"PRAGMA table_info({table})").fetchall()

@@ -663,6 +663,12 @@ def due(
     resolved = out.resolve(fmt)
     if resolved != "table" or quiet:
         _emit_deals(ctx, listing.due, fmt, DUE_TABLE, quiet=quiet)
+        if listing.missing:
+            numbers = ", ".join(str(r["number"]) for r in listing.missing)
+            sys.stderr.write(
+                f"dealctl: warning: {len(listing.missing)} open deals have no next action:"
+                f" {numbers}\n"
+            )
         return
     _emit_deals(
         ctx, listing.due, fmt, DUE_TABLE, show_all=show_all, title="Due", empty="nothing due"

@@ -1,0 +1,50 @@
+"""The command line as a whole: help, README coverage, due warnings, colour choice."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import typer
+
+from dealctl.cli import app
+from tests.conftest import Cli
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def _commands() -> list[str]:
+    group = typer.main.get_command(app)
+    names = []
+    for name, command in group.commands.items():  # type: ignore[attr-defined]
+        subcommands = getattr(command, "commands", None)
+        names.extend([f"{name} {sub}" for sub in subcommands] if subcommands else [name])
+    return names
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_every_command_has_help_and_is_in_the_readme(cli: Cli, command: str) -> None:
+    text = cli(*command.split(), "-h")
+    assert f"Usage: dealctl {command}" in " ".join(text.split())
+    assert "Example: dealctl" in text or command in ("win", "ls")
+    assert re.search(rf"dealctl (\S+ )?{re.escape(command)}\b", README), command
+
+
+def test_due_warns_about_deals_without_next_action(cli: Cli) -> None:
+    cli("add", "A", "--next", "call", "--due", "today")
+    cli("add", "B")
+    cli("add", "C", "--next", "think about it")
+    assert cli("due", "--format", "csv").splitlines()[1].startswith("1,")
+    assert cli.stderr == "dealctl: warning: 2 open deals have no next action: 2, 3\n"
+    table = cli("due", "--format", "table")
+    assert "No next action (2)" in table and "think about it" not in table
+
+
+def test_colour_is_explicit_or_absent(cli: Cli) -> None:
+    cli("add", "Renewal [2025]", "--amount", "1000")
+    assert "\x1b" not in cli("list", "--format", "table")
+    coloured = cli("--color", "always", "list", "--format", "table")
+    assert "\x1b[" in coloured
+    assert "Renewal [2025]" in coloured  # user text is never read as markup
+    cli("--color", "sometimes", "list", code=2)
