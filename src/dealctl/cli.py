@@ -926,7 +926,11 @@ def export(
         if output is None:
             write_rows(_out(ctx), fmt, columns, rows)
             return
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+        except OSError as exc:
+            raise InvalidInput(f"cannot write {output}: {exc.strerror}") from None
         with open(fd, "w", encoding="utf-8", newline="") as stream:
             count = write_rows(Output(stream=stream, color="never"), fmt, columns, rows)
     sys.stderr.write(f"dealctl: wrote {count} {kind} to {output}\n")

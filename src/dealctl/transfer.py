@@ -475,7 +475,16 @@ def import_path(
         if created:
             created_ids.add(deal_id)
             if not history:
-                _synthesise_history(session, deal_id, values, stage, importer.catalogue)
+                entered = stage
+                if values["status"] == "won":
+                    # Maven's won deals were engaged; others came from the last open stage.
+                    pipeline = importer.catalogue.in_pipeline(stage.pipeline_id)
+                    entered = (
+                        importer.catalogue.find(stage.pipeline_id, MAVEN_STAGES["Engaging"])
+                        if chosen == "maven"
+                        else pipeline[-2]
+                    )
+                _synthesise_history(session, deal_id, values, entered, stage)
                 report.stage_changes += 1 + (values["status"] != "open")
     if report.rejected:
         return report
@@ -485,11 +494,10 @@ def import_path(
 
 
 def _synthesise_history(
-    session: Session, deal_id: str, values: dict[str, Any], stage: Stage, catalogue: Catalogue
+    session: Session, deal_id: str, values: dict[str, Any], entered: Stage, stage: Stage
 ) -> None:
     """Stage history for a deal whose file gives only dates: entered at creation, then closed."""
     status = values["status"]
-    entered = catalogue.in_pipeline(stage.pipeline_id)[-2] if status == "won" else stage
     record_stage_change(session, deal_id, None, entered.id, None, "open", values["created_at"])
     if status != "open":
         at = values["closed_at"] or values["updated_at"]
