@@ -48,3 +48,44 @@ def test_colour_is_explicit_or_absent(cli: Cli) -> None:
     assert "\x1b[" in coloured
     assert "Renewal [2025]" in coloured  # user text is never read as markup
     cli("--color", "sometimes", "list", code=2)
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("show", "99999999999999999999999"), 3, "no deal 99999999999999999999999"),
+        (("add", "esc\x1b[31mred"), 2, "the title contains a control character: remove it"),
+        (("list", "--bogus"), 2, "No such option: --bogus (see dealctl list -h)"),
+        (("add", "Y", "--next", "", "--due", "tomorrow"), 2, "a due date needs a next action"),
+        (("config", "set", "currency", "yen!"), 2, "invalid currency"),
+        (("config", "set", "date_order", "foo"), 2, "invalid date_order 'foo'"),
+        (("config", "set", "bogus", "1"), 2, "unknown config key 'bogus'"),
+    ],
+)
+def test_reviewed_bad_inputs_get_one_line(
+    cli: Cli, args: tuple[str, ...], code: int, message: str
+) -> None:
+    cli("add", "existing")
+    cli(*args, code=code)
+    assert cli.stderr.startswith(f"dealctl: {message}")
+    assert cli.stderr.count("\n") == 1
+
+
+def test_config_set_normalises_currency(cli: Cli) -> None:
+    cli("config", "set", "currency", "usd")
+    assert cli("config", "get", "currency") == "USD\n"
+
+
+def test_a_read_never_turns_a_foreign_file_into_a_database(cli: Cli, isolated: Path) -> None:
+    empty = isolated / "empty.db"
+    empty.write_bytes(b"")
+    cli("--db", str(empty), "list", code=5)
+    assert cli.stderr == f"dealctl: {empty} is not a dealctl database\n"
+    assert empty.read_bytes() == b""
+
+
+def test_timeline_shows_edits(cli: Cli) -> None:
+    cli("add", "A", "--amount", "100万")
+    cli("edit", "1", "--amount", "150万")
+    timeline = cli("show", "1")
+    assert "edit      amount: 1000000 → 1500000" in timeline

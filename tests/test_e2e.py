@@ -226,3 +226,11 @@ def test_head_closes_the_pipe_quietly() -> None:
     assert result.stdout.count("\n") == 2
     assert result.stdout.endswith("status=0\n")
     assert result.stderr == ""
+
+
+def test_export_is_utf8_whatever_the_locale() -> None:
+    _add_case_deals("case-12.csv")
+    env = dict(os.environ, PYTHONIOENCODING="ascii")
+    result = subprocess.run([DEALCTL, "export"], capture_output=True, env=env, check=False)
+    assert result.returncode == 0
+    assert "①保守更新,㈱サンプル" in result.stdout.decode("utf-8")

@@ -88,7 +88,19 @@ def test_a_deal_from_first_call_to_contract(cli: Cli, monkeypatch: pytest.Monkey
         "2026-12-03",
     )
     assert card["next_action"] is None
-    assert [(e["at"][:16], e["kind"], e["text"]) for e in card["timeline"]] == [
+    assert [(e["at"][:16], e["kind"], e["text"]) for e in card["timeline"] if e["kind"] == "edit"][
+        :3
+    ] == [
+        ("2026-11-06T15:00", "edit", "next_due: 2026-11-06 → 2026-11-11"),
+        ("2026-11-06T15:00", "edit", "next_action: 初回訪問 → 提案書送付"),
+        ("2026-11-11T11:00", "edit", "next_due: 2026-11-11 → 2026-11-13"),
+    ]
+    assert ("2026-11-20T18:00", "edit", "lost_note: — → 競合が2割安い") in [
+        (e["at"][:16], e["kind"], e["text"]) for e in card["timeline"]
+    ]
+    assert [
+        (e["at"][:16], e["kind"], e["text"]) for e in card["timeline"] if e["kind"] != "edit"
+    ] == [
         ("2026-11-02T10:00", "stage", "created at approach"),
         ("2026-11-06T15:00", "meeting", "初回訪問。課題をヒアリング"),
         ("2026-11-06T15:00", "stage", "approach → hearing"),

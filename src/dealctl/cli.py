@@ -6,6 +6,7 @@ values, caught once in :class:`DealctlGroup` and printed as one line on stderr.
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import UsageError
 
 from dealctl import __version__
 from dealctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, DealctlError, InvalidInput
@@ -40,6 +42,11 @@ class DealctlGroup(typer.core.TyperGroup):
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())
             raise typer.Exit(0) from None
+        except UsageError as exc:
+            if os.environ.get(DEBUG_ENV):
+                raise
+            where = exc.ctx.command_path if exc.ctx is not None else "dealctl"
+            _fail(f"{exc.format_message()} (see {where} -h)", exc.exit_code)
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:
@@ -924,7 +931,12 @@ def export(
     )
     with reading(ctx) as session, closing(transfer.export_rows(session, kind)) as rows:
         if output is None:
-            write_rows(_out(ctx), fmt, columns, rows)
+            # An export is data, not display: always UTF-8, whatever the locale says.
+            stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
+            try:
+                write_rows(Output(stream=stream, color="never"), fmt, columns, rows)
+            finally:
+                stream.detach()
             return
         try:
             fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

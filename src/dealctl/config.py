@@ -233,6 +233,20 @@ def _coerce(key: str, value: str) -> Any:
         return value
 
 
+def _check(key: str, value: Any) -> Any:
+    """Values of the plain settings, checked and normalised before they are written."""
+    from dealctl.money import currency_code
+
+    if key == "currency":
+        return currency_code(str(value))
+    if key == "date_order":
+        order = str(value).upper()
+        if order not in ("", "DMY", "MDY", "YMD"):
+            raise InvalidInput(f"invalid date_order {value!r}: use DMY, MDY or YMD")
+        return order
+    return value
+
+
 def set_value(path: Path, key: str, value: str) -> None:
     """Write one setting to the user's file, creating it; the result must still load."""
     import tomli_w
@@ -247,7 +261,9 @@ def set_value(path: Path, key: str, value: str) -> None:
         if not isinstance(child, dict):
             raise InvalidInput(f"config key {key!r}: {part!r} is not a table")
         node = child
-    node[parts[-1]] = _coerce(key, value)
+    if parts[0] not in DEFAULTS:
+        raise InvalidInput(f"unknown config key {key!r}: known are {', '.join(DEFAULTS)}")
+    node[parts[-1]] = _check(key, _coerce(key, value))
     text = tomli_w.dumps(data)
     trial = dict(os.environ, **{CONFIG_ENV: str(path)})
     tmp = path.with_name(path.name + ".tmp")
@@ -258,5 +274,6 @@ def set_value(path: Path, key: str, value: str) -> None:
         load(trial)
     except ConfigError as exc:
         tmp.unlink()
-        raise InvalidInput(f"config {key} = {value!r} refused: {exc}") from None
+        reason = str(exc).replace(str(tmp), str(path))
+        raise InvalidInput(f"config {key} = {value!r} refused: {reason}") from None
     tmp.replace(path)

@@ -62,11 +62,21 @@ class DealFields:
     untags: list[str] = field(default_factory=list)
 
 
-def _clean(text: str | None) -> str | None:
+_CONTROL = {c for c in range(32) if c not in (9, 10)} | {127}
+
+
+def checked_text(text: str, what: str) -> str:
+    """User text with no control characters (they would reach terminals as escape codes)."""
+    if any(ord(c) in _CONTROL for c in text):
+        raise InvalidInput(f"{what} contains a control character: remove it")
+    return text.strip()
+
+
+def _clean(text: str | None, what: str = "text") -> str | None:
     """User text trimmed; empty means "clear"."""
     if text is None:
         return None
-    return text.strip()
+    return checked_text(text, what)
 
 
 def parse_tags(values: Iterable[str]) -> list[str]:
@@ -92,6 +102,8 @@ def _probability(text: str) -> int | None:
 def resolve(store: Store, ref: str) -> sqlite3.Row:
     """A deal by its short number or its id (or the start of its id, 8+ characters)."""
     text = ref.strip().lstrip("#")
+    if text.isdigit() and len(text) > 18:
+        raise NotFound(f"no deal {ref}")
     if text.isdigit():
         rows = store.query(DEAL_VIEW + " AND d.number = ?", (int(text),))
     elif len(text) >= 8:
@@ -208,7 +220,7 @@ def _values(session: Session, fields: DealFields, deal: sqlite3.Row | None) -> d
     """Column values for what was given, parsed and checked; nothing is written here."""
     values: dict[str, Any] = {}
     if fields.title is not None:
-        title = fields.title.strip()
+        title = checked_text(fields.title, "the title")
         if not title:
             raise InvalidInput("a deal needs a title")
         values["title"] = title
@@ -231,7 +243,7 @@ def _values(session: Session, fields: DealFields, deal: sqlite3.Row | None) -> d
             dates.parse_due(fields.due, session.now) if fields.due.strip() else None
         )
     for name in ("next_action", "owner", "source", "purpose", "proposal", "notes"):
-        given = _clean(getattr(fields, name))
+        given = _clean(getattr(fields, name), name.replace("_", " "))
         if given is not None:
             values[name] = given or None
     if fields.probability is not None:
@@ -247,7 +259,7 @@ def _values(session: Session, fields: DealFields, deal: sqlite3.Row | None) -> d
             values["next_due"] = None  # clearing the action clears its deadline
     else:
         action = deal["next_action"] if deal is not None else None
-    if values.get("next_due") and not action:
+    if fields.due and not action:
         raise InvalidInput("a due date needs a next action: add --next TEXT")
     return values
 
@@ -516,7 +528,7 @@ def log(
     """Record a follow-up; it updates the last contact and may set or clear the next action."""
     if kind not in ACTIVITY_KINDS:
         raise InvalidInput(f"unknown kind {kind!r}: use one of {', '.join(ACTIVITY_KINDS)}")
-    if not text.strip():
+    if not checked_text(text, "the follow-up"):
         raise InvalidInput("a follow-up needs some text")
     if clear_next and (next_action or due):
         raise InvalidInput("--done clears the next action; do not give --next or --due with it")

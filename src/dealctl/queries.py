@@ -149,6 +149,29 @@ def timeline(session: Session, deal_id: str) -> list[dict[str, Any]]:
         (deal_id,),
     ):
         events.append({"at": row["at"], "kind": row["kind"], "text": row["text"], "id": row["id"]})
+    # Edits other than stage moves (shown above), each with its old and new value.
+    edits = session.store.query(
+        "SELECT ch.id, ch.at, ch.field, ch.old, ch.new FROM changes ch"
+        " JOIN commands cm ON cm.id = ch.command_id"
+        " WHERE ch.entity_id = ? AND cm.name NOT IN ('add', 'import')"
+        " AND ch.field NOT IN ('stage_id', 'status', 'closed_at', 'last_contact_at', 'updated_at')"
+        " ORDER BY ch.at, ch.rowid",
+        (deal_id,),
+    )
+    if edits:
+        labels = _names(session)
+        for row in edits:
+            old = labels.get(row["old"] or "", row["old"]) or "—"
+            new = labels.get(row["new"] or "", row["new"]) or "—"
+            field = row["field"].removesuffix("_id")
+            events.append(
+                {
+                    "at": row["at"],
+                    "kind": "edit",
+                    "text": f"{field}: {old} → {new}",
+                    "id": row["id"],
+                }
+            )
     # Ids are UUID v7: within one moment they keep the order things were recorded in.
     events.sort(key=lambda e: (e["at"], e["id"]))
     return events

@@ -94,6 +94,14 @@ class Output:
         self.stream.write(text + "\n")
 
 
+_CONTROLS = dict.fromkeys((*range(9), *range(11, 32), 127), "�")
+
+
+def _visible(text: str) -> str:
+    """A table cell as text only: control characters never reach the terminal."""
+    return text.translate(_CONTROLS)
+
+
 def _machine_value(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return ",".join(str(v) for v in value)
@@ -103,7 +111,7 @@ def _machine_value(value: Any) -> Any:
 def _tsv_cell(value: Any) -> str:
     if value is None:
         return ""
-    text = str(_machine_value(value))
+    text = _visible(str(_machine_value(value)))
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
@@ -177,7 +185,7 @@ def _table(
     hidden = 0
     for row in iterator:
         if show_all or shown < TABLE_PAGE:
-            table.add_row(*(Text(column.cell(row)) for column in columns))
+            table.add_row(*(Text(_visible(column.cell(row))) for column in columns))
             shown += 1
         else:
             hidden += 1
