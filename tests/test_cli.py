@@ -89,3 +89,19 @@ def test_timeline_shows_edits(cli: Cli) -> None:
     cli("edit", "1", "--amount", "150万")
     timeline = cli("show", "1")
     assert "edit      amount: 1000000 → 1500000" in timeline
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--bogus",), "No such option: --bogus (see dealctl -h)"),
+        (("nope",), "No such command 'nope'."),
+        (("--color", "bad", "list"), "Invalid value for --color: use one of auto, always, never"),
+    ],
+)
+def test_usage_errors_before_the_command_are_one_line(
+    cli: Cli, args: tuple[str, ...], message: str
+) -> None:
+    cli(*args, code=2)
+    assert cli.stderr.startswith(f"dealctl: {message}")
+    assert cli.stderr.count("\n") == 1
