@@ -157,23 +157,33 @@ BEGIN SELECT RAISE(ABORT, 'the change log is insert-only'); END;
 """
 
 
+# Every migration, in the order it is applied: (name, SQL script). Append new ones at
+# the end; never edit or reorder a released one.
+STEPS: list[tuple[str, str]] = [
+    ("0001_initial", SCHEMA_V1),
+]
+
+# Stored in PRAGMA user_version, so opening a current database needs no sqlite_utils.
+SCHEMA_VERSION = len(STEPS)
+
+
+def _statements(script: str) -> list[str]:
+    """A script split into statements (a trigger body keeps its inner semicolons)."""
+    return [part for part in script.split(";\n") if part.strip()]
+
+
 def _build() -> Any:
     from sqlite_utils.migrations import Migrations
 
     migrations = Migrations("dealctl")
+    for name, script in STEPS:
 
-    @migrations(name="0001_initial")
-    def initial(db: Database) -> None:
-        for statement in SCHEMA_V1.split(";\n"):
-            if statement.strip():
+        def step(db: Database, script: str = script) -> None:
+            for statement in _statements(script):
                 db.execute(statement)
 
+        migrations(name=name)(step)
     return migrations
-
-
-# The number of migrations this dealctl knows; stored in PRAGMA user_version so
-# opening a current database needs no sqlite_utils import at all.
-SCHEMA_VERSION = 1
 
 
 def apply(conn: Any) -> None:
