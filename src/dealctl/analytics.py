@@ -7,6 +7,7 @@ from them and from the ``deals`` and ``stage_changes`` tables, never from text.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -125,6 +126,65 @@ def idle_days(row: Any, today: date) -> int:
     return (today - date.fromisoformat(latest[:10])).days
 
 
+def open_deals(
+    session: Session, where: str = "", params: Sequence[Any] = ()
+) -> list[dict[str, Any]]:
+    """Open deals with what analytics derive for each: ``idle_days``, ``stale``, ``rot_days``,
+    ``days_in_stage``, ``weighted_amount`` and ``slipped`` (expected close date passed).
+
+    ``where`` is an extra SQL condition on the deal view (built by callers, never from input).
+    """
+    rows = session.store.query(
+        "SELECT v.*, (SELECT MAX(at) FROM stage_changes sc WHERE sc.deal_id = v.id"
+        " AND sc.deleted_at IS NULL) AS moved_at FROM ("
+        + DEAL_VIEW
+        + " AND d.status = 'open'"
+        + (f" AND ({where})" if where else "")
+        + ") v ORDER BY v.stage_position, v.number",
+        params,
+    )
+    today = session.today
+    deals = []
+    for row in rows:
+        item = deal_row(row, today, session.zone)
+        idle = idle_days(row, today)
+        item.update(
+            stage_id=row["stage_id"],
+            rot_days=row["rot_days"],
+            days_in_stage=(today - date.fromisoformat(row["moved_at"][:10])).days,
+            idle_days=idle,
+            stale=row["rot_days"] is not None and idle > row["rot_days"],
+            slipped=row["close_date"] is not None and row["close_date"] < today.isoformat(),
+            weighted_amount=weighted(row["amount"], row["effective_probability"]),
+        )
+        deals.append(item)
+    return deals
+
+
+def _owner(owner: str | None) -> tuple[str, list[Any]]:
+    return ("d.owner = ?", [owner]) if owner else ("", [])
+
+
+def stale(session: Session, owner: str | None = None) -> list[dict[str, Any]]:
+    """Open deals idle longer than their stage's rot days, longest idle first."""
+    rows = [d for d in open_deals(session, *_owner(owner)) if d["stale"]]
+    return sorted(rows, key=lambda d: (-d["idle_days"], d["number"]))
+
+
+def slipped(session: Session, owner: str | None = None) -> list[dict[str, Any]]:
+    """Open deals whose expected close date has passed, oldest first."""
+    rows = [d for d in open_deals(session, *_owner(owner)) if d["slipped"]]
+    return sorted(rows, key=lambda d: (d["close_date"], d["number"]))
+
+
+def weighted_totals(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Weighted amount per currency of some deals (never adding currencies together)."""
+    totals: dict[str, int] = defaultdict(int)
+    for row in rows:
+        totals[row["currency"]] += row["weighted_amount"]
+    return dict(sorted(totals.items()))
+
+
 def pipeline(
     session: Session, pipeline_key: str | None
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -137,36 +197,17 @@ def pipeline(
     if not open_stages:
         return [], []
     marks = ", ".join("?" for _ in open_stages)
-    rows = session.store.query(
-        "SELECT v.*, (SELECT MAX(at) FROM stage_changes sc WHERE sc.deal_id = v.id"
-        " AND sc.deleted_at IS NULL) AS moved_at FROM ("
-        + DEAL_VIEW
-        + f" AND d.status = 'open' AND d.stage_id IN ({marks})) v ORDER BY v.stage_position,"
-        " v.number",
-        [s.id for s in open_stages],
-    )
+    deals = open_deals(session, f"d.stage_id IN ({marks})", [s.id for s in open_stages])
     totals: dict[tuple[str, str], dict[str, Any]] = {}
-    deals = []
-    today = session.today
-    for row in rows:
-        item = deal_row(row, today, session.zone)
-        idle = idle_days(row, today)
-        stale = row["rot_days"] is not None and idle > row["rot_days"]
-        item.update(
-            days_in_stage=(today - date.fromisoformat(row["moved_at"][:10])).days,
-            idle_days=idle,
-            stale=stale,
-            weighted_amount=weighted(row["amount"], row["effective_probability"]),
-        )
-        deals.append(item)
+    for row in deals:
         bucket = totals.setdefault(
             (row["stage_id"], row["currency"]),
             {"count": 0, "amount": 0, "weighted": 0, "stale": 0},
         )
         bucket["count"] += 1
         bucket["amount"] += row["amount"] or 0
-        bucket["weighted"] += (row["amount"] or 0) * row["effective_probability"]
-        bucket["stale"] += stale
+        bucket["weighted"] += (row["amount"] or 0) * row["probability"]
+        bucket["stale"] += row["stale"]
     currencies = sorted({c for _, c in totals}) or [session.config.currency]
     out = []
     for stage in open_stages:
