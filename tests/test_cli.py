@@ -105,3 +105,39 @@ def test_usage_errors_before_the_command_are_one_line(
     cli(*args, code=2)
     assert cli.stderr.startswith(f"dealctl: {message}")
     assert cli.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("add", "ok", "-a", "x\x01y"),
+        ("add", "ok", "-t", "p\x02q"),
+        ("add", "ok", "--contact", "c\x03d"),
+        ("lose", "1", "--reason", "price", "--note", "n\x04o"),
+    ],
+)
+def test_control_characters_are_refused_everywhere(cli: Cli, args: tuple[str, ...]) -> None:
+    cli("add", "existing")
+    before = cli("export")
+    cli(*args, code=2)
+    assert "control character" in cli.stderr
+    assert cli("export") == before
+
+
+def test_advancing_into_the_won_stage_closes_today(cli: Cli) -> None:
+    cli("add", "A", "--close", "2027-01-29", "--stage", "negotiation")
+    cli("advance", "1")
+    card = cli("show", "1", "--format", "json")
+    assert '"status": "won"' in card and '"close_date": "2026-12-03"' in card
+
+
+def test_a_foreign_sqlite_file_is_never_written(cli: Cli, isolated: Path) -> None:
+    import sqlite3
+
+    other = isolated / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (x)")
+    before = other.read_bytes()
+    cli("--db", str(other), "add", "x", code=5)
+    assert cli.stderr == f"dealctl: {other} is not a dealctl database\n"
+    assert other.read_bytes() == before

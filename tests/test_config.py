@@ -54,3 +54,33 @@ def test_time_zone_decides_today(cli: Cli, isolated: Path) -> None:
     assert cli("due", "--today", "-q", env=env) == ""
     assert cli("due", "-q", env=env) == ""
     assert cli("due", "--within", "1d", "-q", env=env) == "1\n"
+
+
+def test_the_won_stage_must_come_last(cli: Cli, isolated: Path) -> None:
+    (isolated / "config.toml").write_text(
+        '[pipelines.b2b]\nstages = [{key = "a"}, {key = "w", kind = "won"}, {key = "b"}]\n',
+        encoding="utf-8",
+    )
+    cli("add", "A", code=1)
+    assert "exactly one last stage of kind 'won'" in cli.stderr
+
+
+def test_a_stage_removed_from_the_config_retires_and_history_keeps_it(
+    cli: Cli, isolated: Path
+) -> None:
+    cli("add", "A", "--stage", "hearing")
+    cli("add", "B")
+    (isolated / "config.toml").write_text(
+        "[pipelines.b2b]\nstages = [\n"
+        ' {key = "approach", probability = 10},\n'
+        ' {key = "proposal", probability = 40},\n'
+        ' {key = "contract", kind = "won"},\n]\n',
+        encoding="utf-8",
+    )
+    cli("advance", "2")
+    assert cli("show", "2", "--format", "json").count('"stage": "proposal"') == 1
+    assert "created at hearing" in cli("show", "1")
+    (isolated / "config.toml").unlink()
+    cli("advance", "2", "approach")
+    cli("advance", "2")
+    assert '"stage": "hearing"' in cli("show", "2", "--format", "json")

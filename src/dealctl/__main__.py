@@ -11,11 +11,30 @@ import os
 import sys
 
 
+def _color_option(argv: list[str]) -> str:
+    """The value of the global ``--color`` option, as given before the command."""
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg.startswith("--color="):
+            return arg.partition("=")[2]
+        if arg in ("--color", "--db"):
+            if arg == "--color" and index + 1 < len(argv):
+                return argv[index + 1]
+            index += 2
+            continue
+        if not arg.startswith("-"):
+            break  # the command: global options stand before it
+        index += 1
+    return "auto"
+
+
 def _wants_plain(argv: list[str]) -> bool:
     """True when neither stdout nor stderr may carry escape codes."""
-    if "--color=always" in argv or ("--color" in argv and "always" in argv):
+    color = _color_option(argv)
+    if color == "always":
         return False
-    if os.environ.get("NO_COLOR") or "--color=never" in argv:
+    if color == "never" or os.environ.get("NO_COLOR"):
         return True
     return not (sys.stdout.isatty() and sys.stderr.isatty())
 

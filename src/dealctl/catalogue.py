@@ -6,7 +6,7 @@ keeps pointing at the same stage (by UUID) when a stage is renamed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from dealctl.config import Config
 from dealctl.errors import InvalidInput
@@ -37,25 +37,31 @@ class Stage:
 class Catalogue:
     """Every stored stage, in pipeline order."""
 
-    def __init__(self, stages: list[Stage], pipelines: dict[str, str]) -> None:
-        self.stages = stages
+    def __init__(
+        self, stages: list[Stage], pipelines: dict[str, str], retired: list[Stage]
+    ) -> None:
+        self.stages = stages  # in use, in order
         self.pipelines = pipelines  # key -> id
-        self.by_id = {s.id: s for s in stages}
+        # Retired stages (removed from the config) still name the history that used them.
+        self.by_id = {s.id: s for s in (*stages, *retired)}
 
     @classmethod
     def load(cls, store: Store) -> Catalogue:
         rows = store.query(
             "SELECT s.id, s.pipeline_id, p.key AS pipeline_key, s.key, s.name, s.position,"
-            " s.kind, s.probability, s.rot_days FROM stages s"
+            " s.kind, s.probability, s.rot_days, s.deleted_at IS NULL AS active FROM stages s"
             " JOIN pipelines p ON p.id = s.pipeline_id"
-            " WHERE s.deleted_at IS NULL AND p.deleted_at IS NULL"
-            " ORDER BY p.position, s.position"
+            " WHERE p.deleted_at IS NULL ORDER BY p.position, s.position"
         )
         pipelines = {
             r["key"]: r["id"]
             for r in store.query("SELECT id, key FROM pipelines WHERE deleted_at IS NULL")
         }
-        return cls([Stage(**dict(r)) for r in rows], pipelines)
+        names = [f.name for f in fields(Stage)]
+        stages = [Stage(**{name: r[name] for name in names}) for r in rows]
+        active = [s for s, r in zip(stages, rows, strict=True) if r["active"]]
+        retired = [s for s, r in zip(stages, rows, strict=True) if not r["active"]]
+        return cls(active, pipelines, retired)
 
     def pipeline_id(self, key: str) -> str:
         wanted = norm(key)
@@ -114,7 +120,9 @@ def sync(store: Store, config: Config, at: str) -> None:
         stages = {
             r["key"]: dict(r)
             for r in store.query(
-                "SELECT * FROM stages WHERE pipeline_id = ? AND deleted_at IS NULL", (pid,)
+                # Active rows come last, so they win over a retired row with the same key.
+                "SELECT * FROM stages WHERE pipeline_id = ? ORDER BY deleted_at IS NULL",
+                (pid,),
             )
         }
         for spos, sdef in enumerate(pdef.stages):
@@ -124,21 +132,28 @@ def sync(store: Store, config: Config, at: str) -> None:
                 "kind": sdef.kind,
                 "probability": sdef.probability,
                 "rot_days": sdef.rot_days,
+                "deleted_at": None,  # a stage configured again comes back with its history
             }
-            srow = stages.get(sdef.key)
+            srow = stages.pop(sdef.key, None)
             if srow is None:
                 sid = new_id()
                 store.execute(
                     "INSERT INTO stages (id, pipeline_id, key, name, position, kind, probability,"
-                    " rot_days, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                    " rot_days, deleted_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (sid, pid, sdef.key, *values.values(), at),
                 )
                 store.log_change("stage", sid, "created", None, f"{pkey}.{sdef.key}", at)
             else:
                 _update(store, "stages", srow, values, at)
+        # Stages no longer configured retire: kept for history, out of the pipeline's order.
+        for retired in stages.values():
+            if retired["deleted_at"] is not None:
+                continue
+            store.execute("UPDATE stages SET deleted_at = ? WHERE id = ?", (at, retired["id"]))
+            store.log_change("stage", retired["id"], "deleted_at", None, at, at)
 
 
-_SYNCED_COLUMNS = {"name", "position", "kind", "probability", "rot_days"}
+_SYNCED_COLUMNS = {"name", "position", "kind", "probability", "rot_days", "deleted_at"}
 
 
 def _update(

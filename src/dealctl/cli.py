@@ -33,7 +33,7 @@ class DealctlGroup(typer.core.TyperGroup):
         except NoArgsIsHelpError:
             raise
         except UsageError as exc:
-            if os.environ.get(DEBUG_ENV):
+            if _debugging():
                 raise
             _fail(f"{exc.format_message()} (see dealctl -h)", exc.exit_code)
 
@@ -41,7 +41,7 @@ class DealctlGroup(typer.core.TyperGroup):
         try:
             return super().invoke(ctx)
         except DealctlError as exc:
-            if os.environ.get(DEBUG_ENV):
+            if _debugging():
                 raise
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
@@ -54,20 +54,25 @@ class DealctlGroup(typer.core.TyperGroup):
         except NoArgsIsHelpError:
             raise
         except UsageError as exc:
-            if os.environ.get(DEBUG_ENV):
+            if _debugging():
                 raise
             where = exc.ctx.command_path if exc.ctx is not None else "dealctl"
             _fail(f"{exc.format_message()} (see {where} -h)", exc.exit_code)
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:
-            if os.environ.get(DEBUG_ENV) or exc.__class__.__module__.startswith(("typer", "click")):
+            if _debugging() or exc.__class__.__module__.startswith(("typer", "click")):
                 raise
             _fail(
                 f"internal error ({exc.__class__.__name__}); nothing was written."
                 f" Run with {DEBUG_ENV}=1 to see the traceback",
                 EXIT_ERROR,
             )
+
+
+def _debugging() -> bool:
+    """``DEALCTL_DEBUG`` set to anything but empty or 0 shows real tracebacks."""
+    return os.environ.get(DEBUG_ENV, "") not in ("", "0")
 
 
 def _fail(message: str, code: int) -> None:

@@ -190,8 +190,10 @@ def _pipeline(path: Path, key: str, spec: Any) -> PipelineDef:
     if len(set(keys)) != len(keys):
         raise ConfigError(f"{where} repeats a stage key")
     won = [s for s in stages if s.kind == "won"]
-    if len(won) != 1 or len(stages) < 2:
-        raise ConfigError(f"{where} needs open stages and exactly one stage of kind 'won'")
+    if len(won) != 1 or len(stages) < 2 or stages[-1].kind != "won":
+        raise ConfigError(
+            f"{where} needs open stages followed by exactly one last stage of kind 'won'"
+        )
     return PipelineDef(key=key, name=str(spec.get("name") or key), stages=tuple(stages))
 
 

@@ -83,7 +83,7 @@ def parse_tags(values: Iterable[str]) -> list[str]:
     """Tags as typed: NFKC, trimmed; commas separate several in one value."""
     tags: list[str] = []
     for value in values:
-        for part in value.split(","):
+        for part in checked_text(value, "a tag").split(","):
             tag = norm(part).replace(" ", "-")
             if tag and tag not in tags:
                 tags.append(tag)
@@ -126,7 +126,7 @@ def _next_number(store: Store, table: str) -> int:
 
 def account_id_for(session: Session, name: str) -> str | None:
     """The account named ``name`` (matched after normalisation), created if new."""
-    name = name.strip()
+    name = checked_text(name, "the account")
     if not name:
         return None
     key = company_key(name)
@@ -152,7 +152,7 @@ def contact_id_for(session: Session, text: str, account_id: str | None) -> str |
 
     Created when new.
     """
-    text = text.strip()
+    text = checked_text(text, "the contact")
     if not text:
         return None
     if "@" in text:
@@ -399,7 +399,7 @@ def move(session: Session, deal: sqlite3.Row, stage: Stage) -> None:
     status = "won" if stage.kind == "won" else "open"
     values: dict[str, Any] = {"stage_id": stage.id, "status": status}
     if status == "won":
-        values["closed_at"] = session.stamp
+        values.update(closed_at=session.stamp, close_date=session.today.isoformat())
     update(session, deal, values)
     record_stage_change(session, deal["id"], deal["stage_id"], stage.id, "open", status)
 
@@ -444,7 +444,7 @@ def lose(session: Session, ref: str, reason: str, note: str | None) -> str:
         {
             "status": "lost",
             "lost_reason": key,
-            "lost_note": (note or "").strip() or None,
+            "lost_note": checked_text(note or "", "the note") or None,
             "closed_at": session.stamp,
             "next_action": None,
             "next_due": None,

@@ -80,7 +80,7 @@ def list_deals(session: Session, spec: ListFilter) -> list[dict[str, Any]]:
 
 def _names(session: Session) -> dict[str, str]:
     """Display names for ids found in the change log (stages, accounts, contacts, pipelines)."""
-    names = {s.id: s.key for s in Catalogue.load(session.store).stages}
+    names = {i: s.key for i, s in Catalogue.load(session.store).by_id.items()}
     for table in ("accounts", "contacts", "pipelines"):
         column = "key" if table == "pipelines" else "name"
         for row in session.store.query(f"SELECT id, {column} AS label FROM {table}"):
@@ -129,7 +129,7 @@ def history(session: Session, ref: str | None) -> list[dict[str, Any]]:
 
 def timeline(session: Session, deal_id: str) -> list[dict[str, Any]]:
     """Stage moves and follow-ups of one deal, oldest first."""
-    names = {s.id: s.key for s in Catalogue.load(session.store).stages}
+    names = {i: s.key for i, s in Catalogue.load(session.store).by_id.items()}
     events: list[dict[str, Any]] = []
     for row in session.store.query(
         "SELECT * FROM stage_changes WHERE deal_id = ? AND deleted_at IS NULL ORDER BY at, rowid",

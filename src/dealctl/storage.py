@@ -8,6 +8,7 @@ light. Each user command is one transaction (:meth:`Store.transaction`).
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
 import sqlite3
@@ -63,9 +64,10 @@ def default_db_path(environ: Mapping[str, str]) -> Path:
 def _busy_seconds(environ: Mapping[str, str]) -> float:
     raw = environ.get(BUSY_ENV, "")
     try:
-        return max(0.0, float(raw)) if raw else DEFAULT_BUSY_SECONDS
+        seconds = float(raw) if raw else DEFAULT_BUSY_SECONDS
     except ValueError:
         return DEFAULT_BUSY_SECONDS
+    return min(max(0.0, seconds), 3600.0) if math.isfinite(seconds) else DEFAULT_BUSY_SECONDS
 
 
 def _create_file(path: Path) -> None:
@@ -132,7 +134,9 @@ class Store:
                     f"{path} was written by a newer dealctl (schema {version}, this one knows "
                     f"{migrations.SCHEMA_VERSION}); upgrade dealctl to use it"
                 )
-            if version == 0 and not create:
+            if version == 0 and (
+                not create or conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]
+            ):
                 conn.close()
                 raise DatabaseError(f"{path} is not a dealctl database")
             if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
