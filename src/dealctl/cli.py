@@ -313,4 +313,4 @@ def run() -> int:
 
 
 # Command modules register themselves on `app`; imported last, once `app` exists.
-from dealctl.commands import config, deals, reports, transfer  # noqa: E402, F401
+from dealctl.commands import config, deals, digest, reports, transfer  # noqa: E402, F401

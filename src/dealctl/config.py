@@ -57,6 +57,11 @@ DEFAULTS: dict[str, Any] = {
         "no-response": "音信不通",
         "other": "その他",
     },
+    # `dealctl digest`: how many days ahead "due soon" looks (--days overrides it).
+    "digest": {"days": 7},
+    # New open deals with no activity this many hours after they were added are listed by
+    # the digest (fast-moving B2C leads go cold within a day); 0 turns the check off.
+    "sla": {"first_response_hours": 24},
 }
 
 # Keys `config set` may write, with the type their value takes.

@@ -93,6 +93,22 @@ class Output:
         """A plain line of text (user text is never read as markup)."""
         self.stream.write(text + "\n")
 
+    def styled_lines(self, lines: Iterable[tuple[str, str]]) -> None:
+        """Lines of text, each with a Rich style name ('' for none).
+
+        Styled only when :attr:`styled` allows it; otherwise written as they are, and Rich
+        is not imported. Lines are never wrapped or cut.
+        """
+        if not self.styled:
+            for _, text in lines:
+                self.line(text)
+            return
+        from rich.text import Text
+
+        console = self.console()
+        for style, text in lines:
+            console.print(Text(_visible(text), style=style or ""), soft_wrap=True)
+
 
 _CONTROLS = dict.fromkeys((*range(9), *range(11, 32), 127), "�")
 

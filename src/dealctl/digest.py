@@ -1,0 +1,474 @@
+"""The daily digest: one message for the day, built from the analytics reports.
+
+A digest is a list of sections (overdue, due today, due soon, waiting for a first
+response, no next action, stale, past expected close, ...) and a headline with the
+counts and the open weighted pipeline. Every section comes from a report in
+:mod:`dealctl.analytics` (or :mod:`dealctl.stakeholders`); this module only chooses,
+orders and words them. It renders plain text, Markdown and a JSON document; the
+command decides where they go. Definitions are in ``docs/analytics.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from dealctl import analytics, dates
+from dealctl.config import Config
+from dealctl.errors import ConfigError, InvalidInput
+from dealctl.money import format_amount
+from dealctl.session import Session
+
+FORMATS = ("text", "markdown", "json")
+FAIL_ON = ("overdue", "due", "any")
+WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+# Section keys in the order a digest shows them: what needs doing now first.
+SECTION_KEYS = (
+    "overdue",
+    "today",
+    "upcoming",
+    "first_response",
+    "no_next_action",
+    "stale",
+    "slipped",
+    "no_decision_maker",
+    "revisit",
+)
+# The keys of every deal in a JSON digest: the `list` columns, then two of the digest's own.
+DEAL_KEYS = (
+    "number",
+    "id",
+    "title",
+    "account",
+    "contact",
+    "pipeline",
+    "stage",
+    "stage_name",
+    "status",
+    "amount",
+    "currency",
+    "probability",
+    "close_date",
+    "next_action",
+    "next_due",
+    "days_overdue",
+    "owner",
+    "tags",
+    "source",
+    "lost_reason",
+    "created_at",
+    "updated_at",
+    "last_contact_at",
+    "idle_days",
+    "note",
+)
+
+Deal = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The digest's settings in force: ``digest.days`` and ``sla.first_response_hours``."""
+
+    days: int
+    first_response_hours: int
+
+
+def settings(config: Config) -> Settings:
+    """Read and check the digest settings (a bad value names the file and the key)."""
+    values = []
+    for section, key in (("digest", "days"), ("sla", "first_response_hours")):
+        table = config.data.get(section)
+        value = table.get(key) if isinstance(table, dict) else None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(
+                f"config {config.path}: {section}.{key} must be a whole number of"
+                f" {'days' if key == 'days' else 'hours'} (0 or more)"
+            )
+        values.append(value)
+    return Settings(days=values[0], first_response_hours=values[1])
+
+
+@dataclass
+class Section:
+    """One part of the digest: its key, its heading and its deals, in order."""
+
+    key: str
+    title: str
+    label: str  # how the headline counts it: "3 overdue"
+    deals: list[Deal] = field(default_factory=list)
+
+
+@dataclass
+class Digest:
+    """Everything one digest says, whatever the format."""
+
+    today: date
+    now: datetime
+    zone: str
+    owner: str | None
+    days: int
+    first_response_hours: int
+    open_deals: int
+    weighted: dict[str, int]
+    sections: list[Section]
+
+    def section(self, key: str) -> Section | None:
+        return next((s for s in self.sections if s.key == key), None)
+
+    def count(self, key: str) -> int:
+        found = self.section(key)
+        return 0 if found is None else len(found.deals)
+
+    @property
+    def shown(self) -> list[Section]:
+        """The sections with deals in them: empty sections are left out of text and Markdown."""
+        return [s for s in self.sections if s.deals]
+
+    def fails(self, on: str | None) -> bool:
+        """Whether ``--fail-on`` ``on`` should make the exit status 1.
+
+        ``overdue``: the Overdue section has deals. ``due``: Overdue or Due today has deals.
+        ``any``: any section has deals.
+        """
+        if on is None:
+            return False
+        if on == "overdue":
+            return self.count("overdue") > 0
+        if on == "due":
+            return self.count("overdue") + self.count("today") > 0
+        return bool(self.shown)
+
+
+def check_options(fmt: str, fail_on: str | None) -> None:
+    """Refuse an unknown format or --fail-on value (exit status 2) before any work."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"unknown format {fmt!r}: use one of {', '.join(FORMATS)}")
+    if fail_on is not None and fail_on not in FAIL_ON:
+        raise InvalidInput(f"unknown --fail-on {fail_on!r}: use one of {', '.join(FAIL_ON)}")
+
+
+def set_today(session: Session, text: str) -> None:
+    """Make the session's day ``text`` (any date form), keeping the clock's time of day."""
+    day = dates.parse_date(text, session.today, what="--today date")
+    session.now = datetime.combine(day, session.now.timetz())
+
+
+def build(session: Session, *, owner: str | None = None, days: int | None = None) -> Digest:
+    """The digest for the session's day in its zone, for ``owner`` (everyone when None)."""
+    config = settings(session.config)
+    days = config.days if days is None else days
+    if days < 0:
+        raise InvalidInput(f"invalid --days {days}: use 0 or more")
+    today = session.today
+    where, params = ("d.owner = ?", [owner]) if owner else ("", [])
+    open_rows = analytics.open_deals(session, where, params)
+    by_id = {row["id"]: row for row in open_rows}
+
+    listing = analytics.due(session, only=None, within=days, owner=owner)
+    overdue = [d for d in listing.due if d["days_overdue"] > 0]
+    due_today = [d for d in listing.due if d["days_overdue"] == 0]
+    upcoming = [d for d in listing.due if d["days_overdue"] < 0]
+
+    zone = session.zone
+    plural = "" if days == 1 else f" {days}"
+    sections = [
+        _section("overdue", "Overdue", "overdue", overdue, by_id, lambda d: _overdue(d, zone)),
+        _section("today", "Due today", "due today", due_today, by_id, lambda d: _today(d, zone)),
+        _section(
+            "upcoming",
+            f"Due in the next{plural} day{'s' if days != 1 else ''}",
+            f"due in the next{plural} day{'s' if days != 1 else ''}",
+            upcoming,
+            by_id,
+            lambda d: _upcoming(d, zone),
+        ),
+        _section(
+            "first_response",
+            f"No first response within {config.first_response_hours} h",
+            "waiting for a first response",
+            first_response(session, config.first_response_hours, where, params),
+            by_id,
+            lambda d: f"added {_hours(d['waiting_hours'])} ago, nothing logged since",
+        ),
+        _section(
+            "no_next_action",
+            "No next action",
+            "without a next action",
+            listing.missing,
+            by_id,
+            lambda d: "no next action" if not d["next_action"] else "next action has no date",
+        ),
+        _section(
+            "stale",
+            "Stale",
+            "stale",
+            analytics.stale(session, owner),
+            by_id,
+            lambda d: f"idle {_days(d['idle_days'])} (stage limit {d['rot_days']})",
+        ),
+        _section(
+            "slipped",
+            "Past expected close",
+            "past their expected close",
+            analytics.slipped(session, owner),
+            by_id,
+            lambda d: (
+                f"expected close {d['close_date']},"
+                f" {_days((today - date.fromisoformat(d['close_date'])).days)} ago"
+            ),
+        ),
+    ]
+    sections.extend(_optional_sections(session, owner, by_id))
+    return Digest(
+        today=today,
+        now=session.now,
+        zone=getattr(zone, "key", None) or str(zone),
+        owner=owner,
+        days=days,
+        first_response_hours=config.first_response_hours,
+        open_deals=len(open_rows),
+        weighted=analytics.weighted_totals(open_rows),
+        sections=sections,
+    )
+
+
+def first_response(
+    session: Session, hours: int, where: str = "", params: list[Any] | None = None
+) -> list[Deal]:
+    """Open deals added more than ``hours`` ago with no activity at all since.
+
+    No activity: no follow-up logged, no last-contact time and no stage move after the
+    deal was created. ``hours`` 0 turns the check off. Longest waiting first; each deal
+    carries ``waiting_hours`` (whole hours since it was added).
+    """
+    if hours <= 0:
+        return []
+    quiet = (
+        "d.last_contact_at IS NULL"
+        " AND NOT EXISTS (SELECT 1 FROM activities a"
+        " WHERE a.deal_id = d.id AND a.deleted_at IS NULL)"
+        " AND NOT EXISTS (SELECT 1 FROM stage_changes sc"
+        " WHERE sc.deal_id = d.id AND sc.deleted_at IS NULL AND sc.from_status IS NOT NULL)"
+    )
+    rows = analytics.open_deals(session, f"{quiet} AND ({where})" if where else quiet, params or [])
+    waiting = []
+    for row in rows:
+        waited = session.now - datetime.fromisoformat(row["created_at"])
+        if waited >= timedelta(hours=hours):
+            waiting.append({**row, "waiting_hours": int(waited.total_seconds() // 3600)})
+    return sorted(waiting, key=lambda d: (-d["waiting_hours"], d["number"]))
+
+
+def _optional_sections(
+    session: Session, owner: str | None, by_id: dict[str, Deal]
+) -> list[Section]:
+    """Sections from reports that a build may not have yet: each appears when its report does."""
+    import importlib
+
+    sections = []
+    try:
+        stakeholders: Any = importlib.import_module("dealctl.stakeholders")
+    except ImportError:
+        stakeholders = None
+    missing_dm: Callable[..., list[Deal]] | None = getattr(
+        stakeholders, "missing_decision_maker", None
+    )
+    if missing_dm is not None:
+        sections.append(
+            _section(
+                "no_decision_maker",
+                "No decision maker",
+                "without a decision maker",
+                missing_dm(session, owner=owner),
+                by_id,
+                lambda d: "no decision maker among the deal's contacts",
+            )
+        )
+    revisit: Callable[..., list[Deal]] | None = getattr(analytics, "revisit", None)
+    if revisit is not None:
+        sections.append(
+            _section(
+                "revisit",
+                "Lost deals to revisit",
+                "lost deals to revisit",
+                revisit(session, owner=owner),
+                by_id,
+                _revisit_note,
+            )
+        )
+    return sections
+
+
+def _section(
+    key: str,
+    title: str,
+    label: str,
+    rows: list[Deal],
+    by_id: dict[str, Deal],
+    note: Callable[[Deal], str],
+) -> Section:
+    deals = []
+    for row in rows:
+        known = by_id.get(row["id"], {})
+        idle = row.get("idle_days", known.get("idle_days"))
+        deal = {k: row.get(k) for k in DEAL_KEYS[:-2]}
+        deal["idle_days"] = idle
+        deal["note"] = note({**known, **row, "idle_days": idle})
+        deals.append(deal)
+    return Section(key, title, label, deals)
+
+
+def _revisit_note(deal: Deal) -> str:
+    reason = deal.get("lost_reason")
+    when = deal.get("revisit_on") or deal.get("revisit_date")
+    parts = [f"lost ({reason})" if reason else "lost"]
+    if when:
+        parts.append(f"revisit from {when}")
+    return ", ".join(parts)
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _hours(n: int) -> str:
+    return f"{n} hour" if n == 1 else f"{n} hours"
+
+
+def _due_parts(deal: Deal, zone: Any) -> tuple[date, str]:
+    """The due date in the zone, and the local time of day when one was given ('' if not)."""
+    value = deal["next_due"]
+    day = dates.due_date(value, zone)
+    if len(value) == 10:
+        return day, ""
+    moment = datetime.fromisoformat(value)
+    local = moment.astimezone(zone) if moment.tzinfo else moment
+    return day, local.strftime("%H:%M")
+
+
+def _day_name(day: date) -> str:
+    return f"{WEEKDAYS[day.weekday()]} {day.isoformat()}"
+
+
+def _due_on(deal: Deal, zone: Any) -> str:
+    day, clock = _due_parts(deal, zone)
+    return f"{_day_name(day)} {clock}" if clock else _day_name(day)
+
+
+def _overdue(deal: Deal, zone: Any) -> str:
+    return f"{_days(deal['days_overdue'])} overdue (due {_due_on(deal, zone)})"
+
+
+def _today(deal: Deal, zone: Any) -> str:
+    _, clock = _due_parts(deal, zone)
+    return f"due today at {clock}" if clock else "due today"
+
+
+def _upcoming(deal: Deal, zone: Any) -> str:
+    return f"due {_due_on(deal, zone)}"
+
+
+# --- rendering ------------------------------------------------------------------------------
+
+
+def _money(amount: int, currency: str) -> str:
+    return f"{format_amount(amount, currency)} {currency}"
+
+
+def headline(digest: Digest) -> list[str]:
+    """Three lines: the day, the counts (or that the day is clear), the open pipeline."""
+    first = f"Digest for {_day_name(digest.today)} ({digest.zone})"
+    if digest.owner:
+        first += f", owner {digest.owner}"
+    counts = [f"{len(s.deals)} {s.label}" for s in digest.shown]
+    second = ", ".join(counts) if counts else "Nothing due, overdue or waiting: a clear day."
+    if digest.open_deals:
+        totals = ", ".join(_money(v, c) for c, v in digest.weighted.items())
+        deals = "1 deal" if digest.open_deals == 1 else f"{digest.open_deals} deals"
+        third = f"Open pipeline: {deals}, weighted {totals}"
+    else:
+        third = "Open pipeline: no open deals"
+    return [first, second, third]
+
+
+def _plain(text: Any) -> str:
+    """User text on one line: control characters (imported data may hold them) become spaces."""
+    return "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in str(text))
+
+
+def deal_line(deal: Deal, key: str, escape: Callable[[str], str] = _plain) -> str:
+    """One deal on one line: number, title, account, stage, amount, next action, why listed."""
+    parts = [f"#{deal['number']} {escape(deal['title'])}"]
+    if deal["account"]:
+        parts[0] += f" ({escape(deal['account'])})"
+    parts.append(escape(deal["stage_name"]))
+    if deal["amount"] is not None:
+        parts.append(_money(deal["amount"], deal["currency"]))
+    if deal["next_action"] and key != "no_next_action":
+        parts.append(f"next: {escape(deal['next_action'])}")
+    parts.append(deal["note"])
+    return " · ".join(parts)
+
+
+def text_lines(digest: Digest, *, terminal: bool = False) -> Iterator[tuple[str, str]]:
+    """The text digest as (style, line) pairs; style is '' or 'bold'.
+
+    Plain enough for an e-mail: no escape codes here, and box drawing (a rule under the
+    first line) only when ``terminal`` says the reader is a terminal.
+    """
+    lines = headline(digest)
+    yield "bold", lines[0]
+    if terminal:
+        from dealctl.text import display_width
+
+        yield "", "─" * display_width(lines[0])
+    yield "", lines[1]
+    yield "", lines[2]
+    for section in digest.shown:
+        yield "", ""
+        yield "bold", f"{section.title} ({len(section.deals)})"
+        for deal in section.deals:
+            yield "", "  " + deal_line(deal, section.key)
+
+
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>#|~"})
+
+
+def _markdown_text(text: Any) -> str:
+    return _plain(text).translate(_MARKDOWN_SPECIAL)
+
+
+def markdown(digest: Digest) -> str:
+    """The digest as Markdown: a heading per section, a list item per deal."""
+    lines = headline(digest)
+    out = [f"# {_markdown_text(lines[0])}", "", _markdown_text(lines[1]) + "  ", lines[2]]
+    for section in digest.shown:
+        out += ["", f"## {_markdown_text(section.title)} ({len(section.deals)})", ""]
+        out += [f"- {deal_line(d, section.key, _markdown_text)}" for d in section.deals]
+    return "\n".join(out) + "\n"
+
+
+def as_json(digest: Digest) -> str:
+    """The digest as one JSON document (keys documented in docs/output.md).
+
+    Every section the build knows is present, empty ones as ``[]``, so scripts can rely
+    on ``.sections.overdue`` existing.
+    """
+    document = {
+        "date": digest.today.isoformat(),
+        "generated_at": dates.iso_now(digest.now),
+        "timezone": digest.zone,
+        "owner": digest.owner,
+        "days": digest.days,
+        "first_response_hours": digest.first_response_hours,
+        "open_deals": digest.open_deals,
+        "weighted_pipeline": digest.weighted,
+        "counts": {s.key: len(s.deals) for s in digest.sections},
+        "sections": {s.key: s.deals for s in digest.sections},
+    }
+    return json.dumps(document, ensure_ascii=False, indent=1) + "\n"
