@@ -26,6 +26,10 @@ LISTING_COMMANDS = (
     ("funnel", "--format", "table"),
     ("history",),
     ("export",),
+    ("digest",),
+    ("digest", "--format", "markdown"),
+    ("digest", "--format", "json"),
+    ("calendar",),
 )
 
 

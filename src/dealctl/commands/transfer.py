@@ -19,7 +19,7 @@ from dealctl.cli import (
     state_of,
     writing,
 )
-from dealctl.errors import InvalidInput
+from dealctl.errors import DealctlError, InvalidInput
 from dealctl.render import Column, Output
 from dealctl.session import Session, open_session
 
@@ -30,7 +30,8 @@ def import_(
     path: Annotated[
         Path,
         typer.Argument(
-            help="CSV file, or a dealctl book folder (deals.csv ...).", show_default=False
+            help="CSV file, a dealctl book folder (deals.csv ...), or - for standard input.",
+            show_default=False,
         ),
     ],
     preset: Annotated[
@@ -48,6 +49,35 @@ def import_(
     All rows or none: a rejected cell stops the import before anything is written.
     Example: dealctl import examples/book
     """
+    if str(path) == "-":
+        with _stdin_copy() as copy:
+            try:
+                _import(ctx, copy, preset, encoding, dry_run)
+            except DealctlError as exc:
+                raise type(exc)(str(exc).replace(str(copy), "standard input")) from None
+        return
+    _import(ctx, path, preset, encoding, dry_run)
+
+
+@contextmanager
+def _stdin_copy() -> Iterator[Path]:
+    """Standard input saved to a private temporary file, removed afterwards.
+
+    The bytes are kept as they came, so encoding detection works as for a file.
+    """
+    import tempfile
+
+    if sys.stdin is None:
+        raise InvalidInput("no standard input to import from")
+    with tempfile.TemporaryDirectory(prefix="dealctl-") as folder:
+        copy = Path(folder) / "stdin.csv"
+        copy.write_bytes(sys.stdin.buffer.read())
+        yield copy
+
+
+def _import(
+    ctx: typer.Context, path: Path, preset: str | None, encoding: str | None, dry_run: bool
+) -> None:
     from dealctl import transfer
 
     out = output_for(ctx)
