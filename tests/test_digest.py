@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import stat
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,37 +36,49 @@ TITLES = {
 }
 
 
-def _add(cli: Cli, at: str, *args: str, log: bool = True) -> None:
-    env = {"DEALCTL_NOW": at}
-    number = cli("add", *args, "-q", env=env).strip()
-    if log:
-        cli("log", number, "met", env=env)
+CONFIG = 'timezone = "Asia/Tokyo"\nowner = "佐藤"\n'
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The digest's scenario, built once: 佐藤's book in Tokyo, today Thu 2026-12-03."""
+    folder = tmp_path_factory.mktemp("digest")
+    (folder / "config.toml").write_text(CONFIG, encoding="utf-8")
+    base = {"DEALCTL_DB": str(folder / "deals.db"), "DEALCTL_CONFIG": str(folder / "config.toml")}
+    cli = Cli()
+
+    def add(at: str, *args: str, log: bool = True) -> None:
+        env = {**base, "DEALCTL_NOW": at, "TZ": "UTC"}
+        number = cli("add", *args, "-q", env=env).strip()
+        if log:
+            cli("log", number, "met", env=env)
+
+    add(BEFORE, "Overdue five", "--amount", "100万", "--next", "call", "--due", "2026-11-28")
+    add(BEFORE, "Overdue one", "--next", "send quote", "--due", "2026-12-02")
+    add(BEFORE, "Due today", "--owner", "田中", "--next", "demo", "--due", "2026-12-03")
+    add(BEFORE, "Due tonight", "--next", "call", "--due", "2026-12-03 23:30")
+    add(BEFORE, "After midnight", "--next", "mail", "--due", "2026-12-04 00:30")
+    add(BEFORE, "Late yesterday", "--next", "check", "--due", "2026-12-02 23:30")
+    add(BEFORE, "In ten days", "--next", "visit", "--due", "2026-12-13")
+    add(BEFORE, "Nothing planned")
+    add("2026-11-01T10:00:00+09:00", "Never touched", "--next", "x", "--due", "+52d", log=False)
+    add(BEFORE, "Slipped", "--close", "2026-11-30", "--next", "y", "--due", "2026-12-20")
+    add(
+        "2026-12-02T06:00:00+09:00", "New lead", "--pipeline", "b2c",
+        "--next", "call", "--due", "2026-12-20", log=False,
+    )  # fmt: skip
+    add(BEFORE, "Won already", "--next", "z", "--due", "2026-11-20")
+    cli("close", "12", env={**base, "DEALCTL_NOW": BEFORE})
+    add(BEFORE, "Suzuki's", "--owner", "鈴木", "--next", "visit", "--due", "2026-11-30")
+    add(BEFORE, "In a week", "--next", "w", "--due", "2026-12-10")
+    return folder
 
 
 @pytest.fixture
-def book(cli: Cli, isolated: Path) -> Path:
-    """The digest's scenario: 佐藤's book in Tokyo, today Thu 2026-12-03."""
-    (isolated / "config.toml").write_text(
-        'timezone = "Asia/Tokyo"\nowner = "佐藤"\n', encoding="utf-8"
-    )
-    _add(cli, BEFORE, "Overdue five", "--amount", "100万", "--next", "call", "--due", "2026-11-28")
-    _add(cli, BEFORE, "Overdue one", "--next", "send quote", "--due", "2026-12-02")
-    _add(cli, BEFORE, "Due today", "--owner", "田中", "--next", "demo", "--due", "2026-12-03")
-    _add(cli, BEFORE, "Due tonight", "--next", "call", "--due", "2026-12-03 23:30")
-    _add(cli, BEFORE, "After midnight", "--next", "mail", "--due", "2026-12-04 00:30")
-    _add(cli, BEFORE, "Late yesterday", "--next", "check", "--due", "2026-12-02 23:30")
-    _add(cli, BEFORE, "In ten days", "--next", "visit", "--due", "2026-12-13")
-    _add(cli, BEFORE, "Nothing planned")
-    _add(cli, "2026-11-01T10:00:00+09:00", "Never touched", "--due", "+52d", "-n", "x", log=False)
-    _add(cli, BEFORE, "Slipped", "--close", "2026-11-30", "--next", "y", "--due", "2026-12-20")
-    _add(
-        cli, "2026-12-02T06:00:00+09:00", "New lead", "--pipeline", "b2c",
-        "--next", "call", "--due", "2026-12-20", log=False,
-    )  # fmt: skip
-    _add(cli, BEFORE, "Won already", "--next", "z", "--due", "2026-11-20")
-    cli("close", "12", env={"DEALCTL_NOW": BEFORE})
-    _add(cli, BEFORE, "Suzuki's", "--owner", "鈴木", "--next", "visit", "--due", "2026-11-30")
-    _add(cli, BEFORE, "In a week", "--next", "w", "--due", "2026-12-10")
+def book(built: Path, isolated: Path) -> Path:
+    """A private copy of the scenario in this test's folder (its DEALCTL_DB and config)."""
+    for source in built.iterdir():
+        shutil.copy2(source, isolated / source.name)
     return isolated
 
 
@@ -141,7 +155,7 @@ def test_cron_digest_shows_the_tokyo_day_on_a_utc_server(
     n = len(first_response)
     assert lines[1] == (
         f"4 overdue, 2 due today, 2 due in the next 7 days, {n} waiting for a first response,"
-        " 1 without a next action, 1 stale, 1 past their expected close"
+        " 1 without a next action, 1 stale, 1 past expected close"
     )
     assert lines[2] == "Open pipeline: 13 deals, weighted 100,000 JPY"
     assert _sections(text) == expected
@@ -387,3 +401,40 @@ def test_calendar_for_one_owner_to_a_private_file(cli: Cli, book: Path) -> None:
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     events = list(_events(target.read_bytes()).values())
     assert [str(e["summary"]) for e in events] == ["visit — Suzuki's #13"]
+
+
+def test_decision_maker_and_revisit_sections_come_from_their_reports(
+    cli: Cli, book: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import types
+
+    from dealctl import analytics
+    from dealctl.deals import DEAL_VIEW
+
+    cli("lose", "7", "--reason", "price")
+
+    def rows(session: Any, number: int) -> list[dict[str, Any]]:
+        found = session.store.query(DEAL_VIEW + " AND d.number = ?", (number,))
+        return [analytics.deal_row(r, session.today, session.zone) for r in found]
+
+    def revisit(session: Any, owner: str | None = None) -> list[dict[str, Any]]:
+        extra = {"lost_reason_name": "価格", "lost_on": "2026-12-03", "revisit_on": "2027-06-03"}
+        return [{**row, **extra} for row in rows(session, 7)]
+
+    stakeholders = types.ModuleType("dealctl.stakeholders")
+    stakeholders.missing_decision_maker = lambda session, owner=None: rows(session, 2)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "dealctl.stakeholders", stakeholders)
+    monkeypatch.setattr(analytics, "revisit", revisit, raising=False)
+    text = cli("digest")
+    assert text.endswith(
+        "\n\nNo decision maker (1)\n"
+        "  #2 Overdue one · アプローチ · next: send quote"
+        " · no decision maker among the deal's contacts\n"
+        "\nLost deals to revisit (1)\n"
+        "  #7 In ten days · アプローチ · lost 2026-12-03 (価格), to revisit since 2027-06-03\n"
+    )
+    assert ", 1 without a decision maker, 1 lost to revisit\n" in text
+    document = json.loads(cli("digest", "--format", "json"))
+    assert list(document["sections"])[-2:] == ["no_decision_maker", "revisit"]
+    assert document["sections"]["revisit"][0]["idle_days"] is None
+    assert document["sections"]["revisit"][0]["status"] == "lost"

@@ -214,7 +214,7 @@ def build(session: Session, *, owner: str | None = None, days: int | None = None
         _section(
             "slipped",
             "Past expected close",
-            "past their expected close",
+            "past expected close",
             analytics.slipped(session, owner),
             by_id,
             lambda d: (
@@ -295,7 +295,7 @@ def _optional_sections(
             _section(
                 "revisit",
                 "Lost deals to revisit",
-                "lost deals to revisit",
+                "lost to revisit",
                 revisit(session, owner=owner),
                 by_id,
                 _revisit_note,
@@ -324,12 +324,10 @@ def _section(
 
 
 def _revisit_note(deal: Deal) -> str:
-    reason = deal.get("lost_reason")
-    when = deal.get("revisit_on") or deal.get("revisit_date")
-    parts = [f"lost ({reason})" if reason else "lost"]
-    if when:
-        parts.append(f"revisit from {when}")
-    return ", ".join(parts)
+    reason = deal.get("lost_reason_name") or deal.get("lost_reason")
+    lost = f"lost {deal['lost_on']}" if deal.get("lost_on") else "lost"
+    note = f"{lost} ({reason})" if reason else lost
+    return f"{note}, to revisit since {deal['revisit_on']}" if deal.get("revisit_on") else note
 
 
 def _days(n: int) -> str:
