@@ -156,11 +156,31 @@ CREATE TRIGGER changes_insert_only_delete BEFORE DELETE ON changes
 BEGIN SELECT RAISE(ABORT, 'the change log is insert-only'); END;
 """
 
+# Indexes shaped after what `due`, `pipeline` and `funnel` filter, group and read, so each
+# report reads an index instead of the wide deals rows (bench/RESULTS.md has the figures;
+# tests/test_query_plans.py pins the plans). Every one leads with the columns the deal
+# view always constrains (status or pipeline, then deleted_at IS NULL). Three indexes of
+# 0001 are replaced by wider ones with the same leading columns.
+SCHEMA_V3_REPORT_INDEXES = """
+DROP INDEX IF EXISTS deals_due;
+CREATE INDEX deals_next ON deals (status, deleted_at, next_due, number);
+CREATE INDEX deals_no_next ON deals (status, deleted_at, number)
+    WHERE status = 'open' AND (next_action IS NULL OR next_due IS NULL);
+DROP INDEX IF EXISTS deals_stage;
+CREATE INDEX deals_open ON deals (
+    status, deleted_at, stage_id, currency, amount, probability, created_at, last_contact_at, id
+);
+CREATE INDEX deals_pipeline ON deals (pipeline_id, deleted_at, id, status, stage_id, created_at);
+DROP INDEX IF EXISTS stage_changes_deal;
+CREATE INDEX stage_changes_live ON stage_changes (deal_id, deleted_at, at, to_stage_id, to_status)
+"""
+
 
 # Every migration, in the order it is applied: (name, SQL script). Append new ones at
 # the end; never edit or reorder a released one.
 STEPS: list[tuple[str, str]] = [
     ("0001_initial", SCHEMA_V1),
+    ("0003_report_indexes", SCHEMA_V3_REPORT_INDEXES),
 ]
 
 # Stored in PRAGMA user_version, so opening a current database needs no sqlite_utils.
