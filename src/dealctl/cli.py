@@ -313,4 +313,15 @@ def run() -> int:
 
 
 # Command modules register themselves on `app`; imported last, once `app` exists.
-from dealctl.commands import config, deals, digest, reports, transfer  # noqa: E402, F401
+from dealctl.commands import (  # noqa: E402, F401
+    accounts,
+    config,
+    contacts,
+    deals,
+    digest,
+    qualify,
+    reports,
+    route,
+    stakeholders,
+    transfer,
+)

@@ -57,6 +57,24 @@ DEFAULTS: dict[str, Any] = {
         "no-response": "音信不通",
         "other": "その他",
     },
+    # The buying committee: roles a contact can hold on a deal (key = display name), which
+    # role decides, and the stage from which a deal without a decision maker is flagged.
+    "stakeholders": {
+        "decision_maker_from": "proposal",
+        "decision_role": "decision-maker",
+        "roles": {
+            "information-gatherer": "情報収集者",
+            "key-person": "キーパーソン",
+            "decision-maker": "決裁者",
+            "approver": "承認者",
+            "influencer": "影響者",
+            "user": "利用者",
+        },
+    },
+    # Approval route (稟議) templates: `dealctl route set 12 --template ringi`.
+    "routes": {
+        "ringi": ["現場承認", "課長決裁", "本部長承認", "稟議書", "契約"],
+    },
     # `dealctl digest`: how many days ahead "due soon" looks (--days overrides it).
     "digest": {"days": 7},
     # New open deals with no activity this many hours after they were added are listed by

@@ -118,7 +118,8 @@ def resolve(store: Store, ref: str) -> sqlite3.Row:
     return rows[0]
 
 
-def _next_number(store: Store, table: str) -> int:
+def next_number(store: Store, table: str) -> int:
+    """The number a new row of ``table`` gets: one above every number used, deleted rows too."""
     row = store.one(f"SELECT COALESCE(MAX(number), 0) + 1 FROM {table}")
     assert row is not None
     return int(row[0])
@@ -130,14 +131,19 @@ def account_id_for(session: Session, name: str) -> str | None:
     if not name:
         return None
     key = company_key(name)
+    # Exact spelling first among same-key accounts; a name merged away (`account merge`)
+    # leads to the account it was merged into.
     row = session.store.one(
-        "SELECT id FROM accounts WHERE name_key = ? AND deleted_at IS NULL ORDER BY number LIMIT 1",
-        (key,),
+        "SELECT COALESCE(m.id, a.id) AS id FROM accounts a"
+        " LEFT JOIN accounts m ON m.id = a.merged_into_id AND m.deleted_at IS NULL"
+        " WHERE a.name_key = ? AND (a.deleted_at IS NULL OR m.id IS NOT NULL)"
+        " ORDER BY a.deleted_at IS NOT NULL, a.name = ? DESC, a.number LIMIT 1",
+        (key, name),
     )
     if row is not None:
         return str(row["id"])
     account_id = new_id()
-    number = _next_number(session.store, "accounts")
+    number = next_number(session.store, "accounts")
     session.store.execute(
         "INSERT INTO accounts (id, number, name, name_key, created_at, updated_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
@@ -176,7 +182,7 @@ def contact_id_for(session: Session, text: str, account_id: str | None) -> str |
         " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             contact_id,
-            _next_number(session.store, "contacts"),
+            next_number(session.store, "contacts"),
             account_id,
             name,
             norm(name),
@@ -281,7 +287,7 @@ def add(session: Session, fields: DealFields) -> int:
     account_id = account_id_for(session, fields.account) if fields.account else None
     contact_id = contact_id_for(session, fields.contact, account_id) if fields.contact else None
     deal_id = new_id()
-    number = _next_number(session.store, "deals")
+    number = next_number(session.store, "deals")
     row: dict[str, Any] = {
         "id": deal_id,
         "number": number,

@@ -156,6 +156,46 @@ CREATE TRIGGER changes_insert_only_delete BEFORE DELETE ON changes
 BEGIN SELECT RAISE(ABORT, 'the change log is insert-only'); END;
 """
 
+# Accounts that were merged, the buying committee (stakeholder roles and notes), BANT
+# qualification and the approval route (稟議) of a deal.
+SCHEMA_V2_COMMITTEE = """
+ALTER TABLE accounts ADD COLUMN merged_into_id TEXT REFERENCES accounts(id);
+ALTER TABLE deal_contacts ADD COLUMN notes TEXT;
+ALTER TABLE deal_contacts ADD COLUMN updated_at TEXT;
+ALTER TABLE deal_contacts ADD COLUMN command_id TEXT REFERENCES commands(id);
+CREATE TABLE qualifications (
+    id TEXT PRIMARY KEY,
+    deal_id TEXT NOT NULL REFERENCES deals(id),
+    budget_status TEXT CHECK (budget_status IN ('known', 'unknown')),
+    budget INTEGER,
+    budget_currency TEXT,
+    authority TEXT,
+    authority_contact_id TEXT REFERENCES contacts(id),
+    need TEXT,
+    timing TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    command_id TEXT REFERENCES commands(id),
+    deleted_at TEXT
+);
+CREATE TABLE approval_steps (
+    id TEXT PRIMARY KEY,
+    deal_id TEXT NOT NULL REFERENCES deals(id),
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    done_on TEXT,
+    note TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    command_id TEXT REFERENCES commands(id),
+    deleted_at TEXT
+);
+CREATE INDEX accounts_merged_into ON accounts (merged_into_id);
+CREATE INDEX deal_contacts_contact ON deal_contacts (contact_id);
+CREATE INDEX qualifications_deal ON qualifications (deal_id);
+CREATE INDEX approval_steps_deal ON approval_steps (deal_id, position)
+"""
+
 # Indexes shaped after what `due`, `pipeline` and `funnel` filter, group and read, so each
 # report reads an index instead of the wide deals rows (bench/RESULTS.md has the figures;
 # tests/test_query_plans.py pins the plans). Every one leads with the columns the deal
@@ -180,6 +220,7 @@ CREATE INDEX stage_changes_live ON stage_changes (deal_id, deleted_at, at, to_st
 # the end; never edit or reorder a released one.
 STEPS: list[tuple[str, str]] = [
     ("0001_initial", SCHEMA_V1),
+    ("0002_accounts_committee_bant", SCHEMA_V2_COMMITTEE),
     ("0003_report_indexes", SCHEMA_V3_REPORT_INDEXES),
 ]
 

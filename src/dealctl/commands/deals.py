@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from dealctl.cli import (
+    DEAL_COLUMNS,
     LIST_TABLE,
     AccountOpt,
     AllOption,
@@ -281,8 +282,22 @@ def list_(
     spec = ListFilter(
         status=status, stage=stage, account=account, owner=owner, tag=tag, search=search, sort=sort
     )
+    out = output_for(ctx)
+    machine = not quiet and out.resolve(fmt) != "table"
     with reading(ctx) as session:
         rows = list_deals(session, spec)
+        if machine:  # the BANT score, 0-4 (docs/output.md)
+            from dealctl.qualification import completeness
+
+            scores = completeness(session, [r["id"] for r in rows])
+            for row in rows:
+                row["qualification"] = scores[row["id"]][0]
+    if machine:
+        from dealctl.render import write_rows
+
+        columns = [*DEAL_COLUMNS, Column("qualification", "BANT", justify="right")]
+        write_rows(out, out.resolve(fmt), columns, rows)
+        return
     emit_deals(ctx, rows, fmt, LIST_TABLE, quiet=quiet, show_all=show_all)
 
 
@@ -300,6 +315,7 @@ def show(
     Example: dealctl show 12
     """
     from dealctl.analytics import deal_row
+    from dealctl.commands.card import extras as committee
     from dealctl.deals import resolve
     from dealctl.queries import timeline
 
@@ -314,6 +330,7 @@ def show(
             closed_at=row["closed_at"],
         )
         events = timeline(session, row["id"])
+        card.update(committee(session, row))
     out = output_for(ctx)
     if fmt == "json":
         import json
@@ -326,6 +343,8 @@ def show(
 
 
 def _print_card(out: Output, card: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    from dealctl.commands.card import print_extras
+
     fields = [
         ("Deal", f"#{card['number']} {card['title']}"),
         ("Account", card["account"]),
@@ -352,6 +371,7 @@ def _print_card(out: Output, card: dict[str, Any], events: list[dict[str, Any]])
     for label, value in fields:
         if value:
             out.line(f"{label:<12}{value}")
+    print_extras(out, card)  # committee, BANT, approval route
     out.line()
     out.line("Timeline")
     for event in events:
