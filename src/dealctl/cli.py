@@ -319,6 +319,7 @@ from dealctl.commands import (  # noqa: E402, F401
     contacts,
     deals,
     digest,
+    maintenance,
     qualify,
     reports,
     route,

@@ -149,19 +149,38 @@ class Store:
         return store, created
 
     def _migrate(self, version: int) -> None:
-        if version > 0:
-            self.backup(self.path.with_name(f"{self.path.name}.schema{version}.bak"))
-        migrations.apply(self.conn)
-        self.conn.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION}")
+        # Under the write lock, in one transaction with the new user_version: two dealctl
+        # starting on the same old (or new) file migrate it once, the backup is a copy of
+        # exactly what gets migrated, and a crash part-way leaves the old schema intact.
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            version = self.conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < migrations.SCHEMA_VERSION:
+                if version > 0:
+                    self.backup(self.path.with_name(f"{self.path.name}.schema{version}.bak"))
+                migrations.apply(self.conn)
+                self.conn.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION}")
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
 
     def backup(self, target: Path) -> None:
-        """Copy the whole database to ``target`` with SQLite's online backup (mode 0600)."""
+        """Copy the whole database to ``target`` with SQLite's online backup (mode 0600).
+
+        The copy is read through a connection of its own, so it is the last committed
+        state, whatever this connection is doing (a backup from a connection that holds
+        the write lock would wait forever), and other commands go on meanwhile (WAL).
+        """
         _create_file(target)
+        source = sqlite3.connect(self.path)
         dest = sqlite3.connect(target)
         try:
-            self.conn.backup(dest)
+            source.backup(dest)
         finally:
             dest.close()
+            source.close()
 
     def close(self) -> None:
         self.conn.close()

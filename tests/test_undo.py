@@ -1,0 +1,243 @@
+"""`dealctl undo`: every write command taken back exactly, repeatable, listed, redoable."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from dealctl.session import open_session
+from dealctl.storage import new_id
+from tests.conftest import EXAMPLES, Cli
+from tests.fixtures.clicache import build_once
+from tests.fixtures.dbstate import live_state
+
+
+@pytest.fixture(autouse=True)
+def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    build_once(monkeypatch)
+
+
+@pytest.fixture
+def book(cli: Cli) -> Cli:
+    """Two deals with some history, on top of which each command is tried."""
+    cli("add", "Alpha", "-a", "Acme", "--amount", "100万", "--next", "call", "--due", "fri")
+    cli("add", "Beta", "-a", "Beta KK", "--contact", "b@example.com", "--stage", "proposal")
+    cli("log", "2", "sent the quote", "--kind", "email")
+    return cli
+
+
+WRITES = [
+    ("add", "Gamma", "-a", "NewCo", "--contact", "g@example.com", "--amount", "5", "-t", "x"),
+    ("edit", "1", "--amount", "200万", "--close", "2026-12-31", "-a", "Other Co", "--tag", "hot"),
+    ("edit", "1", "--next", "", "--notes", "n"),
+    ("edit", "1", "--stage", "negotiation"),
+    ("advance", "1", "--next", "demo", "--due", "mon"),
+    ("advance", "2", "approach"),
+    ("lose", "1", "--reason", "price", "--note", "too dear"),
+    ("close", "2", "--amount", "90万"),
+    ("win", "1"),
+    ("log", "1", "called", "--kind", "call", "--next", "send deck", "--due", "+2d"),
+    ("log", "2", "met", "--done"),
+    ("import", str(EXAMPLES / "book")),
+]
+
+
+@pytest.mark.parametrize("args", WRITES, ids=lambda a: " ".join(a[:2]))
+def test_undo_restores_the_state_before_and_redo_the_state_after(
+    book: Cli, db_path: Path, args: tuple[str, ...]
+) -> None:
+    before = live_state(db_path)
+    book(*args)
+    after = live_state(db_path)
+    assert after != before
+    out = book("undo")
+    assert out.startswith(f"undid {args[0]} ")
+    assert live_state(db_path) == before
+    assert book("undo", "--redo").startswith(f"redid {args[0]} ")
+    assert live_state(db_path) == after
+    book("undo")
+    assert live_state(db_path) == before
+
+
+def test_reopen_is_undone(book: Cli, db_path: Path) -> None:
+    book("lose", "1", "--reason", "timing")
+    before = live_state(db_path)
+    book("reopen", "1", "--stage", "hearing")
+    book("undo")
+    assert live_state(db_path) == before
+    assert _show(book, "1")["status"] == "lost"
+
+
+def _show(cli: Cli, number: str) -> dict[str, object]:
+    result: dict[str, object] = json.loads(cli("show", number, "--format", "json"))
+    return result
+
+
+def test_undo_is_repeatable_back_to_an_empty_book(book: Cli, db_path: Path) -> None:
+    empty_deals = {"deals": [], "accounts": [], "contacts": [], "activities": []}
+    book("undo")
+    book("undo")
+    assert book("undo") == "undid add account=Acme amount=100万 next_action=call due=fri title=Alpha (2026-12-03 09:00): 3 records removed, 0 changes reverted\n"  # noqa: E501
+    state = live_state(db_path)
+    assert {k: state[k] for k in empty_deals} == empty_deals
+    assert state["stage_changes"] == []
+    book("undo", code=1)
+    assert book.stderr == "dealctl: nothing to undo\n"
+
+
+def test_list_shows_what_would_be_undone_next_first(book: Cli) -> None:
+    book("edit", "1", "--amount", "120万")
+    rows = json.loads(book("undo", "--list", "--format", "json"))
+    assert [(r["step"], r["command"], r["args"], r["created"], r["changed"]) for r in rows] == [
+        (1, "edit", "amount=120万 deal=1", 0, 1),
+        (2, "log", "kind=email deal=2 text=sent the quote", 1, 1),
+        (3, "add", "account=Beta KK contact=b@example.com stage=proposal title=Beta", 4, 0),
+        (4, "add", "account=Acme amount=100万 next_action=call due=fri title=Alpha", 3, 0),
+    ]
+    assert list(rows[0]) == ["step", "id", "at", "command", "args", "created", "changed"]
+    book("undo")
+    tsv = book("undo", "--list", "--format", "tsv").splitlines()
+    assert tsv[0] == "step\tid\tat\tcommand\targs\tcreated\tchanged"
+    assert tsv[1].split("\t")[3] == "log"
+    redo = json.loads(book("undo", "--redo", "--list", "--format", "json"))
+    assert [(r["command"], r["args"]) for r in redo] == [("edit", "amount=120万 deal=1")]
+    table = book("undo", "--list", "--format", "table")
+    assert "log kind=email deal=2 text=sent the quote" in table
+
+
+def test_undo_walks_back_past_undone_commands_and_redo_walks_forward(
+    book: Cli, db_path: Path
+) -> None:
+    states = [live_state(db_path)]
+    for amount in ("1", "2", "3"):
+        book("edit", "1", "--amount", amount)
+        states.append(live_state(db_path))
+    book("undo")
+    book("undo")
+    assert live_state(db_path) == states[1]
+    book("undo", "--redo")
+    assert live_state(db_path) == states[2]
+    book("undo", "--redo")
+    assert live_state(db_path) == states[3]
+    book("undo", "--redo", code=1)
+    assert book.stderr.startswith("dealctl: nothing to redo")
+    # an undo after a redo takes back the redone command again
+    book("undo")
+    assert live_state(db_path) == states[2]
+
+
+def test_a_new_write_ends_redo(book: Cli, db_path: Path) -> None:
+    book("edit", "1", "--amount", "1")
+    book("undo")
+    book("log", "1", "called")
+    book("undo", "--redo", code=1)
+    assert book.stderr == (
+        "dealctl: nothing to redo: redo takes back an undo, until another command writes\n"
+    )
+    book("undo")  # the log
+    book("undo")  # not the edit (already undone): the log before it
+    assert [a["text"] for a in _activities(db_path)] == []
+
+
+def _activities(path: Path) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    rows = conn.execute("SELECT * FROM activities WHERE deleted_at IS NULL").fetchall()
+    conn.close()
+    return rows
+
+
+def test_history_shows_undo_and_redo(book: Cli) -> None:
+    book("edit", "1", "--amount", "150万")
+    book("undo")
+    book("undo", "--redo")
+    rows = json.loads(book("history", "1", "--format", "json"))
+    tail = [(r["command"], r["field"], r["old"], r["new"]) for r in rows[-3:]]
+    assert tail == [
+        ("edit", "amount", "1000000", "1500000"),
+        ("undo", "amount", "1500000", "1000000"),
+        ("undo", "amount", "1000000", "1500000"),
+    ]
+    everything = json.loads(book("history", "--format", "json"))
+    marks = [(r["entity"], r["field"], r["new"]) for r in everything if r["entity"] == "command"]
+    assert marks == [
+        ("command", "undone", "edit amount=150万 deal=1"),
+        ("command", "redone", "edit amount=150万 deal=1"),
+    ]
+
+
+def test_undo_refuses_what_changed_behind_its_back(book: Cli, db_path: Path) -> None:
+    book("edit", "1", "--amount", "5")
+    conn = sqlite3.connect(db_path)
+    conn.execute("UPDATE deals SET amount = 7 WHERE number = 1")
+    conn.commit()
+    conn.close()
+    before = live_state(db_path)
+    book("undo", code=1)
+    assert book.stderr == (
+        "dealctl: cannot undo edit amount=5 deal=1: deal 1's amount was changed since"
+        " (it is '7', the command left '5'); nothing was undone\n"
+    )
+    assert live_state(db_path) == before
+
+
+def test_nothing_to_undo_creates_no_database(cli: Cli, db_path: Path) -> None:
+    cli("undo", code=1)
+    assert cli.stderr == "dealctl: nothing to undo\n"
+    assert not db_path.exists()
+    cli("add", "A")
+    assert cli("undo", "--list", "--format", "csv").count("\n") == 2
+
+
+def test_undo_takes_back_tables_it_has_never_heard_of(book: Cli, db_path: Path) -> None:
+    """A table and a command added by a later version are undone like the others."""
+    conn = sqlite3.connect(db_path)
+    conn.execute(
+        "CREATE TABLE widgets (id TEXT PRIMARY KEY, deal_id TEXT REFERENCES deals(id),"
+        " size INTEGER, command_id TEXT REFERENCES commands(id), updated_at TEXT,"
+        " deleted_at TEXT)"
+    )
+    conn.commit()
+    conn.close()
+    session = open_session(db_path, write=True)
+    store = session.store
+    widget = new_id()
+    deal = store.one("SELECT id FROM deals WHERE number = 1")
+    assert deal is not None
+    with store.transaction("widget add", [], session.stamp):
+        store.execute(
+            "INSERT INTO widgets (id, deal_id, size, command_id) VALUES (?, ?, 3, ?)",
+            (widget, deal["id"], store.command_id),
+        )
+    with store.transaction("widget grow", [], session.stamp):
+        store.execute("UPDATE widgets SET size = 4 WHERE id = ?", (widget,))
+        store.log_change("widget", widget, "size", 3, 4, session.stamp)
+    session.close()
+    book("undo")
+    assert [tuple(r) for r in _widgets(db_path)] == [(3, None)]
+    book("undo")
+    assert [r["deleted_at"] for r in _widgets(db_path)] == ["2026-12-03T09:00:00+09:00"]
+    assert isinstance(_widgets(db_path)[0]["size"], int)  # restored as a number, not '3'
+
+
+def _widgets(path: Path) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row
+    rows = conn.execute("SELECT size, deleted_at FROM widgets").fetchall()
+    conn.close()
+    return rows
+
+
+def test_undone_import_leaves_exports_empty_and_redo_brings_every_row_back(
+    cli: Cli,
+) -> None:
+    cli("import", str(EXAMPLES / "book"))
+    exports = {k: cli("export", k) for k in ("deals", "activities", "stage-changes")}
+    assert cli("undo").startswith("undid import ")
+    for kind in exports:
+        assert cli("export", kind).count("\n") == 1, kind  # the header only
+    cli("undo", "--redo")
+    assert {k: cli("export", k) for k in exports} == exports
