@@ -2,102 +2,217 @@
 
 from __future__ import annotations
 
-import io
 import os
 import sys
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO
 
 import typer
 
-from dealctl.cli import (
-    app,
-    output_for,
-    reading,
-    state_of,
-    writing,
-)
-from dealctl.errors import DealctlError, InvalidInput
-from dealctl.render import Column, Output
+from dealctl.cli import app, output_for, reading, state_of, writing
+from dealctl.errors import InvalidInput
+from dealctl.render import Output
 from dealctl.session import Session, open_session
+
+if TYPE_CHECKING:
+    from dealctl.importing import ImportOptions, ImportReport
+
+# Files this long get a progress bar on a terminal; shorter ones finish before it would show.
+PROGRESS_MIN_ROWS = 5000
 
 
 @app.command(name="import")
 def import_(
     ctx: typer.Context,
     path: Annotated[
-        Path,
+        str,
         typer.Argument(
-            help="CSV file, a dealctl book folder (deals.csv ...), or - for standard input.",
+            help="CSV/TSV/JSON/JSONL file, a dealctl book folder, or - for standard input.",
             show_default=False,
         ),
     ],
     preset: Annotated[
-        str | None, typer.Option("--preset", help="dealctl or maven (default: from the headers).")
+        str | None,
+        typer.Option(
+            "--preset",
+            help="dealctl, maven, salesforce, hubspot, pipedrive, japanese or spreadsheet"
+            " (default: from the headers).",
+        ),
+    ] = None,
+    maps: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="'CSV column=field' (repeatable); overrides the preset."),
+    ] = None,
+    stage_maps: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--stage-map", help="'File value=stage' (repeatable); stage may be won, lost[:STAGE]."
+        ),
+    ] = None,
+    date_order: Annotated[
+        str | None,
+        typer.Option(
+            "--date-order", help="DMY or MDY for 01/04/2024 (default: config, else inferred)."
+        ),
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", help="The year of dates written without one (4月1日).")
+    ] = None,
+    currency: Annotated[
+        str | None,
+        typer.Option(
+            "--currency", help="Currency of amounts when the file has no currency column."
+        ),
+    ] = None,
+    on_duplicate: Annotated[
+        str,
+        typer.Option(
+            "--on-duplicate", help="A stored deal whose row changed: skip, update or error."
+        ),
+    ] = "update",
+    skip_invalid: Annotated[
+        bool,
+        typer.Option("--skip-invalid", help="Import the valid rows; report and skip the rest."),
+    ] = False,
+    report_path: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write every rejected cell, merge and update as CSV (0600)."),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", "-f", help="csv, tsv, json or jsonl (default: from the file)."),
     ] = None,
     encoding: Annotated[
-        str | None, typer.Option("--encoding", help="Force an encoding (default: UTF-8, CP932).")
+        str | None,
+        typer.Option("--encoding", help="Force an encoding (default: UTF-8, else CP932)."),
+    ] = None,
+    excel: Annotated[
+        bool | None,
+        typer.Option(
+            "--excel/--no-excel",
+            help="Take off the apostrophe an export for Excel put before = + - @"
+            " (default: for files with a BOM or in CP932).",
+            show_default=False,
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Report what would happen; write nothing.")
     ] = False,
 ) -> None:
-    """Import deals: dealctl's own CSV or book folder, or the Maven CRM layout.
+    """Import deals (or contacts) from dealctl, CRM exports and spreadsheets.
 
     All rows or none: a rejected cell stops the import before anything is written.
-    Example: dealctl import examples/book
+    Example: dealctl import deals.csv --dry-run
     """
-    if str(path) == "-":
-        with _stdin_copy() as copy:
-            try:
-                _import(ctx, copy, preset, encoding, dry_run)
-            except DealctlError as exc:
-                raise type(exc)(str(exc).replace(str(copy), "standard input")) from None
-        return
-    _import(ctx, path, preset, encoding, dry_run)
+    from dealctl.importing import ImportOptions
 
-
-@contextmanager
-def _stdin_copy() -> Iterator[Path]:
-    """Standard input saved to a private temporary file, removed afterwards.
-
-    The bytes are kept as they came, so encoding detection works as for a file.
-    """
-    import tempfile
-
-    if sys.stdin is None:
-        raise InvalidInput("no standard input to import from")
-    with tempfile.TemporaryDirectory(prefix="dealctl-") as folder:
-        copy = Path(folder) / "stdin.csv"
-        copy.write_bytes(sys.stdin.buffer.read())
-        yield copy
-
-
-def _import(
-    ctx: typer.Context, path: Path, preset: str | None, encoding: str | None, dry_run: bool
-) -> None:
-    from dealctl import transfer
-
+    options = ImportOptions(
+        preset=preset,
+        encoding=encoding,
+        fmt=fmt,
+        maps=tuple(maps or ()),
+        stage_maps=tuple(stage_maps or ()),
+        date_order=date_order,
+        default_year=year,
+        currency=currency,
+        on_duplicate=on_duplicate,
+        skip_invalid=skip_invalid,
+        excel=excel,
+    )
     out = output_for(ctx)
-    if dry_run:
-        session = open_session(state_of(ctx).db, write=False) if _db_exists(ctx) else None
-        if session is None:
-            out.line("dry run: no database yet; checking the file against an empty book")
-            with _scratch_session() as scratch:
-                report = _import_rolled_back(scratch, path, preset, encoding)
+    with _progress() as progress:
+        if dry_run:
+            report = _dry_run(ctx, out, path, options, progress)
         else:
-            try:
-                report = _import_rolled_back(session, path, preset, encoding)
-            finally:
-                session.close()
-    else:
-        with writing(ctx) as session:
-            report = transfer.import_path(session, path, preset, encoding)
-            if report.rejected:
-                _report_rejections(report)
-    _print_import(out, report, dry_run)
+            with writing(ctx) as session:
+                report = _run_import(session, path, options, progress, report_path)
+    _print(out, report, dry_run)
+
+
+def _run_import(
+    session: Session,
+    path: str,
+    options: ImportOptions,
+    progress: Callable[[str, int, int], None] | None,
+    report_path: Path | None,
+) -> ImportReport:
+    from dealctl.importing import import_file, write_report
+
+    report = import_file(session, path, options, progress=progress)
+    if report_path is not None:
+        write_report(report_path, report)
+    _check(report, report_path)
+    return report
+
+
+def _dry_run(
+    ctx: typer.Context,
+    out: Output,
+    path: str,
+    options: ImportOptions,
+    progress: Callable[[str, int, int], None] | None,
+) -> ImportReport:
+    """The same import, rolled back; without a database, against a temporary empty one."""
+    report_path = ctx.params.get("report_path")
+    if not _db_exists(ctx):
+        out.line("dry run: no database yet; checking the file against an empty book")
+        with _scratch_session() as scratch:
+            return _rolled_back(scratch, path, options, progress, report_path)
+    session = open_session(state_of(ctx).db, write=False)
+    try:
+        return _rolled_back(session, path, options, progress, report_path)
+    finally:
+        session.close()
+
+
+def _rolled_back(
+    session: Session,
+    path: str,
+    options: ImportOptions,
+    progress: Callable[[str, int, int], None] | None,
+    report_path: Path | None,
+) -> ImportReport:
+    from dealctl import catalogue
+
+    class _Rollback(Exception):
+        pass
+
+    holder: list[ImportReport] = []
+    try:
+        with session.store.transaction("import --dry-run", [path], session.stamp):
+            catalogue.sync(session.store, session.config, session.stamp)
+            holder.append(_run_import(session, path, options, progress, report_path))
+            raise _Rollback
+    except _Rollback:
+        pass
+    return holder[0]
+
+
+def _check(report: ImportReport, report_path: Path | None) -> None:
+    """Stop (the transaction rolls back) when a cell was refused or the file cannot map."""
+    see = f" (every one in {report_path})" if report_path is not None else ""
+    if report.stopped:
+        raise InvalidInput(f"import stopped: {report.stopped}; nothing was written")
+    for line in report.rejection_lines():
+        sys.stderr.write(f"dealctl: {line}\n")
+    if report.rejected and not report.invalid_rows:
+        raise InvalidInput(
+            f"import stopped: {len(report.rejected)} rejected cells; nothing was written{see}"
+        )
+    if report.invalid_rows:
+        sys.stderr.write(
+            f"dealctl: warning: {report.invalid_rows} rows with rejected cells were not"
+            f" imported{see}\n"
+        )
+
+
+def _print(out: Output, report: ImportReport, dry_run: bool) -> None:
+    for line in report.summary(dry_run):
+        out.line(line)
+    for line in report.change_lines():
+        sys.stderr.write(f"dealctl: {line}\n")
 
 
 def _db_exists(ctx: typer.Context) -> bool:
@@ -119,48 +234,38 @@ def _scratch_session() -> Iterator[Session]:
             session.close()
 
 
-def _import_rolled_back(
-    session: Session, path: Path, preset: str | None, encoding: str | None
-) -> Any:
-    from dealctl import catalogue, transfer
+@contextmanager
+def _progress() -> Iterator[Callable[[str, int, int], None] | None]:
+    """A Rich progress bar on stderr for long files, only when stderr is a terminal."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    class _Rollback(Exception):
-        pass
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=Console(file=sys.stderr, highlight=False, markup=False),
+        transient=True,
+    )
+    tasks: dict[str, Any] = {}
 
-    holder: list[Any] = []
+    def tick(phase: str, done: int, total: int) -> None:
+        if total < PROGRESS_MIN_ROWS:
+            return
+        if not tasks:
+            bar.start()
+        if phase not in tasks:
+            tasks[phase] = bar.add_task(f"import: {phase}", total=total)
+        bar.update(tasks[phase], completed=done, total=total)
+
     try:
-        with session.store.transaction("import --dry-run", [str(path)], session.stamp):
-            catalogue.sync(session.store, session.config, session.stamp)
-            holder.append(transfer.import_path(session, path, preset, encoding))
-            raise _Rollback
-    except _Rollback:
-        pass
-    report = holder[0]
-    if report.rejected:
-        _report_rejections(report)
-    return report
-
-
-def _report_rejections(report: Any) -> None:
-    for item in report.rejected[:50]:
-        sys.stderr.write(
-            f"dealctl: record {item.record}, column {item.column!r}, value {item.value!r}:"
-            f" {item.reason}\n"
-        )
-    if len(report.rejected) > 50:
-        sys.stderr.write(f"dealctl: ... and {len(report.rejected) - 50} more rejected cells\n")
-    raise InvalidInput(
-        f"import stopped: {len(report.rejected)} rejected cells; nothing was written"
-    )
-
-
-def _print_import(out: Output, report: Any, dry_run: bool) -> None:
-    prefix = "dry run, would import" if dry_run else "imported"
-    out.line(
-        f"{prefix} ({report.preset}): {report.created} deals created, {report.updated} updated,"
-        f" {report.unchanged} unchanged; {report.accounts} accounts,"
-        f" {report.activities} follow-ups, {report.stage_changes} stage changes"
-    )
+        yield tick
+    finally:
+        if tasks:
+            bar.stop()
 
 
 @app.command()
@@ -173,33 +278,64 @@ def export(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to a file (mode 0600).")
     ] = None,
+    excel: Annotated[
+        bool,
+        typer.Option(
+            "--excel",
+            help="For spreadsheets: UTF-8 BOM, and text starting with = + - @ guarded by '.",
+        ),
+    ] = False,
+    encoding: Annotated[
+        str | None,
+        typer.Option("--encoding", help="utf-8 (default) or cp932 for Japanese Excel."),
+    ] = None,
 ) -> None:
     """Export records with stable, documented columns (streams: memory stays flat).
 
     Example: dealctl export deals --format jsonl > deals.jsonl
     """
     from dealctl import transfer
-    from dealctl.render import write_rows
 
-    if fmt not in ("csv", "tsv", "json", "jsonl"):
+    transfer.fields_of(kind)
+    if fmt not in transfer.EXPORT_FORMATS:
         raise InvalidInput(f"unknown export format {fmt!r}: use csv, tsv, json or jsonl")
-    columns = (
-        [Column(k, k) for k in transfer.fields_of(kind)] if kind in transfer.EXPORT_KINDS else []
-    )
-    with reading(ctx) as session, closing(transfer.export_rows(session, kind)) as rows:
-        if output is None:
-            # An export is data, not display: always UTF-8, whatever the locale says.
-            stream = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="")
-            try:
-                write_rows(Output(stream=stream, color="never"), fmt, columns, rows)
-            finally:
-                stream.detach()
-            return
+    codec = transfer.export_encoding(encoding)
+
+    def write(session: Session, stream: BinaryIO) -> int:
         try:
-            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
-        except OSError as exc:
-            raise InvalidInput(f"cannot write {output}: {exc.strerror}") from None
-        with open(fd, "w", encoding="utf-8", newline="") as stream:
-            count = write_rows(Output(stream=stream, color="never"), fmt, columns, rows)
+            return transfer.write_export(session, kind, fmt, stream, excel=excel, encoding=codec)
+        except transfer.Unencodable as exc:
+            for line in exc.lines:
+                sys.stderr.write(f"dealctl: {line}\n")
+            raise
+
+    with reading(ctx) as session:
+        if output is None:
+            # An export is data, not display: the encoding asked for, whatever the locale.
+            sys.stdout.flush()
+            write(session, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+            return
+        count = _write_file(output, lambda stream: write(session, stream))
     sys.stderr.write(f"dealctl: wrote {count} {kind} to {output}\n")
+
+
+def _write_file(output: Path, write: Callable[[BinaryIO], int]) -> int:
+    """Write through a private temporary file renamed into place: a refused or failed
+    export leaves no half-written file (a device or pipe is written directly)."""
+    if output.exists() and not output.is_file():
+        with output.open("wb") as stream:
+            return write(stream)
+    temporary = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {output}: {exc.strerror}") from None
+    try:
+        with open(fd, "wb") as stream:
+            count = write(stream)
+        temporary.replace(output)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return count

@@ -1,0 +1,163 @@
+"""What an import did, or would do: counts, rejected cells, merges, updates, conversions.
+
+Rejected cells carry their record number, column, value and reason and nothing else, so
+no message ever shows another cell of the file (an e-mail address or a token in a note).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dealctl.errors import InvalidInput
+
+REPORT_COLUMNS = ("record", "row", "column", "value", "outcome", "reason")
+SHOWN = 50  # rejected cells printed on stderr; --report FILE has them all
+SHOWN_EVENTS = 20
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One cell that could not be imported."""
+
+    record: int
+    column: str
+    value: str
+    reason: str
+    row: int | None = None  # the spreadsheet row (header = row 1), for people's files
+
+    @property
+    def where(self) -> str:
+        return f"record {self.record}" + (f" (row {self.row})" if self.row is not None else "")
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something an import did that a person may want to check: a merge, an update..."""
+
+    record: int
+    row: int | None
+    column: str
+    value: str
+    outcome: str  # merged, updated, skipped, converted
+    reason: str
+
+    @property
+    def where(self) -> str:
+        return f"record {self.record}" + (f" (row {self.row})" if self.row is not None else "")
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, in a dry run, would do)."""
+
+    preset: str
+    kind: str = "deals"
+    encoding: str = "utf-8"
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0  # changed rows left alone (--on-duplicate skip)
+    accounts: int = 0
+    contacts: int = 0
+    contacts_matched: int = 0
+    activities: int = 0
+    stage_changes: int = 0
+    invalid_rows: int = 0  # rows not imported because of a rejected cell (--skip-invalid)
+    rejected: list[Rejection] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    serials: Counter[str] = field(default_factory=Counter)
+    stopped: str | None = None  # why nothing was written, for problems of the whole file
+
+    @property
+    def failed(self) -> bool:
+        return self.stopped is not None
+
+    def summary(self, dry_run: bool) -> list[str]:
+        """The lines printed on standard output."""
+        prefix = "dry run, would import" if dry_run else "imported"
+        if self.kind == "contacts":
+            lines = [
+                f"{prefix} contacts ({self.preset}): {self.contacts} created,"
+                f" {self.contacts_matched} matched; {self.accounts} accounts"
+            ]
+        else:
+            lines = [
+                f"{prefix} ({self.preset}): {self.created} deals created, {self.updated} updated,"
+                f" {self.unchanged} unchanged; {self.accounts} accounts,"
+                f" {self.activities} follow-ups, {self.stage_changes} stage changes"
+            ]
+        details = list(self.notes)
+        if self.skipped:
+            details.append(
+                f"skipped: {self.skipped} changed rows left as they are (--on-duplicate skip)"
+            )
+        if self.invalid_rows:
+            details.append(
+                f"not imported: {self.invalid_rows} rows with rejected cells (--skip-invalid)"
+            )
+        if self.serials:
+            columns = ", ".join(f"{c} {n}" for c, n in self.serials.items())
+            details.append(
+                f"converted: {sum(self.serials.values())} Excel date numbers ({columns})"
+            )
+        merged = [e for e in self.events if e.outcome == "merged"]
+        details.extend(_event_lines(merged))
+        return lines + [f"  {line}" for line in details]
+
+    def change_lines(self) -> list[str]:
+        """Stored deals this import updated or left alone, for standard error."""
+        return _event_lines([e for e in self.events if e.outcome in ("updated", "skipped")])
+
+    def rejection_lines(self) -> list[str]:
+        """The rejected cells as printed on standard error (the first :data:`SHOWN`)."""
+        lines = [
+            f"{item.where}, column {item.column!r}, value {item.value!r}: {item.reason}"
+            for item in self.rejected[:SHOWN]
+        ]
+        if len(self.rejected) > SHOWN:
+            lines.append(f"... and {len(self.rejected) - SHOWN} more rejected cells")
+        return lines
+
+
+def private_file(path: Path) -> int:
+    """Open ``path`` for writing, created or truncated, readable by its owner only."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
+    except OSError as exc:
+        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None
+    return fd
+
+
+def write_report(path: Path, report: ImportReport) -> None:
+    """Every rejected cell and event as CSV (``--report FILE``, mode 0600)."""
+    with open(private_file(path), "w", encoding="utf-8", newline="") as stream:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(REPORT_COLUMNS)
+        for item in report.rejected:
+            writer.writerow(
+                [item.record, item.row or "", item.column, item.value, "rejected", item.reason]
+            )
+        for event in report.events:
+            writer.writerow(
+                [
+                    event.record,
+                    event.row or "",
+                    event.column,
+                    event.value,
+                    event.outcome,
+                    event.reason,
+                ]
+            )
+
+
+def _event_lines(events: list[Event]) -> list[str]:
+    lines = [f"{e.outcome}: {e.where}, {e.column}: {e.reason}" for e in events[:SHOWN_EVENTS]]
+    if len(events) > SHOWN_EVENTS:
+        lines.append(f"... and {len(events) - SHOWN_EVENTS} more (see --report FILE)")
+    return lines

@@ -1,0 +1,277 @@
+"""Reading an import file: its bytes, its encoding, and its table of cells.
+
+The whole file is read and decoded at once, so the encoding is decided over every byte
+(a CP932 character on the last line counts), and a bad file is refused before anything
+is written. CSV, dealctl's TSV, JSON and JSON Lines all become one :class:`Table`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+
+from dealctl.errors import InvalidInput, NotFound
+
+FORMATS = ("csv", "tsv", "json", "jsonl")
+STDIN = "-"
+
+_BOM = codecs.BOM_UTF8
+# Names people give for Windows' Japanese code page; Python's strict 'shift_jis' lacks
+# ①, ㈱, №, 髙 and 﨑, which every Japanese Excel writes, so they all mean CP932.
+_CP932_NAMES = frozenset(
+    {"cp932", "ms932", "sjis", "s-jis", "shift-jis", "shiftjis", "windows-31j", "mskanji",
+     "x-sjis", "csshiftjis", "cswindows31j", "ms-kanji"}
+)  # fmt: skip
+_UTF8_NAMES = frozenset({"utf-8", "utf8", "utf-8-sig", "utf8-sig"})
+
+# Never in a text CSV: NUL (a UTF-16 file, or binary data)...
+_NOT_TEXT = re.compile("\x00")
+# ...nor, when guessing CP932, what only stray bytes decode to: 0x80 (U+0080) and the
+# private-use characters Python's cp932 gives 0xA0, 0xFD-0xFF and the user-defined area.
+_NOT_CP932_TEXT = re.compile("[\x00\x80\ue000-\uf8ff]")
+# Control characters a cell may not hold (TAB and line breaks are text).
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A cell an export for spreadsheets neutralised: apostrophes, then = + - @ TAB or CR.
+NEUTRALISED = re.compile("'+[=+\\-@\t\r]")
+
+
+@dataclass
+class Table:
+    """A file's header and records, every cell as text ('' when empty)."""
+
+    name: str
+    headers: list[str]
+    records: list[list[str]]
+    rows: list[int]  # the spreadsheet row of each record (the header is row 1)
+    encoding: str
+    fmt: str
+    bom: bool = False
+    has_controls: bool = False
+    has_returns: bool = False
+    folder: Path | None = None  # where the file lives (sibling files such as Account.csv)
+    notes: list[str] = field(default_factory=list)
+
+
+def encoding_name(given: str) -> str:
+    """The codec for ``--encoding``: the Shift_JIS family is CP932, UTF-8 drops a BOM."""
+    wanted = given.strip().lower().replace("_", "-")
+    if wanted in _CP932_NAMES:
+        return "cp932"
+    if wanted in _UTF8_NAMES:
+        return "utf-8-sig"
+    try:
+        return codecs.lookup(wanted).name
+    except LookupError:
+        raise InvalidInput(f"unknown encoding {given!r}") from None
+
+
+def read_bytes(path: str, stdin: BinaryIO | None = None) -> bytes:
+    """The file's bytes; ``-`` is standard input."""
+    if path == STDIN:
+        stream = stdin if stdin is not None else sys.stdin.buffer
+        return stream.read()
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise NotFound(f"no file {path}") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path} is a folder without deals.csv") from None
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+
+
+def decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
+    """The whole file as text and the encoding used: UTF-8 (a BOM is dropped), else CP932.
+
+    Without ``encoding`` a candidate must also read as text: CP932 decodes almost any
+    bytes (a UTF-16 file too) into control and private-use characters, which are refused.
+    Never a lossy fallback such as latin-1.
+    """
+    if encoding:
+        codec = encoding_name(encoding)
+        try:
+            return raw.decode(codec), codec
+        except UnicodeDecodeError as exc:
+            raise InvalidInput(
+                f"{name} is not {encoding} text: byte 0x{raw[exc.start]:02x} at offset"
+                f" {exc.start} cannot be read"
+            ) from None
+    for codec in ("utf-8-sig", "cp932"):
+        try:
+            text = raw.decode(codec)
+        except UnicodeDecodeError:
+            continue
+        odd = _NOT_CP932_TEXT if codec == "cp932" else _NOT_TEXT
+        if not odd.search(text):
+            return text, codec
+    raise InvalidInput(f"{name} is neither UTF-8 nor CP932 text: give --encoding")
+
+
+def guess_format(name: str, text: str) -> str:
+    """csv, tsv, json or jsonl: from the file name, else from the first line."""
+    suffix = Path(name).suffix.lower() if name != STDIN else ""
+    by_suffix = {".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".tsv": "tsv"}
+    if suffix in by_suffix:
+        return by_suffix[suffix]
+    start = text.lstrip("\ufeff \t\r\n")[:1]
+    if start == "[":
+        return "json"
+    if start == "{":
+        return "jsonl"
+    first = text.split("\n", 1)[0]
+    if "\t" in first and "," not in first:
+        return "tsv"
+    return "csv"
+
+
+def load(
+    path: str,
+    *,
+    encoding: str | None = None,
+    fmt: str | None = None,
+    own_fields: frozenset[str] = frozenset(),
+    stdin: BinaryIO | None = None,
+) -> Table:
+    """Read, decode and split a file into a :class:`Table`."""
+    name = "standard input" if path == STDIN else path
+    raw = read_bytes(path, stdin)
+    text, codec = decode(raw, name, encoding)
+    bom = raw.startswith(_BOM)
+    if fmt is not None and fmt not in FORMATS:
+        raise InvalidInput(f"unknown import format {fmt!r}: use one of {', '.join(FORMATS)}")
+    chosen = fmt or guess_format(path, text)
+    text = text.removeprefix("\ufeff")
+    if chosen == "csv":
+        headers, records, rows = _csv(text, ",")
+    elif chosen == "tsv":
+        first = text.split("\n", 1)[0].rstrip("\r").split("\t")
+        if set(first) <= own_fields:
+            headers, records, rows = _dealctl_tsv(text)
+        else:
+            headers, records, rows = _csv(text, "\t")
+    else:
+        headers, records, rows = _json(text, name, lines=chosen == "jsonl")
+    folder = None if path == STDIN else Path(path).resolve().parent
+    return Table(
+        name=name,
+        headers=headers,
+        records=records,
+        rows=rows,
+        encoding=codec,
+        fmt=chosen,
+        bom=bom,
+        has_controls=CONTROL.search(text) is not None,
+        has_returns="\r" in text,
+        folder=folder,
+    )
+
+
+def _clean_headers(headers: list[str]) -> list[str]:
+    return [h.replace("\ufeff", "").strip() for h in headers]
+
+
+def _csv(text: str, delimiter: str) -> tuple[list[str], list[list[str]], list[int]]:
+    # StringIO with newline="" splits only at \n, \r\n and \r (never at U+2028), and
+    # quoted cells keep their line breaks.
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        headers = _clean_headers(next(reader))
+    except StopIteration:
+        return [], [], []
+    except csv.Error as exc:
+        raise InvalidInput(f"cannot read the header line: {exc}") from None
+    records: list[list[str]] = []
+    rows: list[int] = []
+    row = 1
+    try:
+        for cells in reader:
+            row += 1
+            if not cells or (len(cells) == 1 and not cells[0]):
+                continue
+            records.append(cells)
+            rows.append(row)
+    except csv.Error as exc:
+        raise InvalidInput(f"cannot read row {row + 1}: {exc}") from None
+    return headers, records, rows
+
+
+_TSV_ESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
+_TSV_ESCAPE = re.compile(r"\\(.)")
+
+
+def _tsv_cell(cell: str) -> str:
+    if "\\" not in cell:
+        return cell
+    return _TSV_ESCAPE.sub(lambda m: _TSV_ESCAPES.get(m[1], m[0]), cell)
+
+
+def _dealctl_tsv(text: str) -> tuple[list[str], list[list[str]], list[int]]:
+    """dealctl's TSV: one record per line, ``\\\\ \\t \\n \\r`` escaped, no quoting."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    if not lines:
+        return [], [], []
+    headers = _clean_headers(lines[0].rstrip("\r").split("\t"))
+    records: list[list[str]] = []
+    rows: list[int] = []
+    for index, line in enumerate(lines[1:], start=2):
+        line = line.removesuffix("\r")
+        if not line:
+            continue
+        records.append([_tsv_cell(c) for c in line.split("\t")])
+        rows.append(index)
+    return headers, records, rows
+
+
+def _json_cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    raise ValueError
+
+
+def _json(text: str, name: str, *, lines: bool) -> tuple[list[str], list[list[str]], list[int]]:
+    """A JSON array of objects, or JSON Lines: keys are the headers, in first-seen order."""
+    objects: list[object] = []
+    number = 0
+    try:
+        if lines:
+            for number, line in enumerate(text.split("\n"), start=1):  # noqa: B007
+                if line.strip():
+                    objects.append(json.loads(line))
+        else:
+            loaded = json.loads(text) if text.strip() else []
+            if not isinstance(loaded, list):
+                raise InvalidInput(f"{name}: a JSON import is an array of objects")
+            objects = loaded
+    except json.JSONDecodeError as exc:
+        where = f"line {number}" if lines else f"line {exc.lineno}"
+        raise InvalidInput(f"{name} is not valid JSON ({where}: {exc.msg})") from None
+    headers: dict[str, None] = {}
+    for item in objects:
+        if not isinstance(item, dict):
+            raise InvalidInput(f"{name}: every JSON record must be an object")
+        headers.update(dict.fromkeys(item))
+    names = list(headers)
+    records: list[list[str]] = []
+    for index, item in enumerate(objects, start=1):
+        assert isinstance(item, dict)
+        try:
+            records.append([_json_cell(item.get(h)) for h in names])
+        except ValueError:
+            raise InvalidInput(
+                f"{name}: record {index} holds a list or object; values must be text,"
+                " numbers or null"
+            ) from None
+    return names, records, list(range(2, len(records) + 2))
