@@ -406,9 +406,7 @@ def test_calendar_for_one_owner_to_a_private_file(cli: Cli, book: Path) -> None:
 def test_decision_maker_and_revisit_sections_come_from_their_reports(
     cli: Cli, book: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import types
-
-    from dealctl import analytics
+    from dealctl import analytics, stakeholders
     from dealctl.deals import DEAL_VIEW
 
     cli("lose", "7", "--reason", "price")
@@ -421,9 +419,9 @@ def test_decision_maker_and_revisit_sections_come_from_their_reports(
         extra = {"lost_reason_name": "価格", "lost_on": "2026-12-03", "revisit_on": "2027-06-03"}
         return [{**row, **extra} for row in rows(session, 7)]
 
-    stakeholders = types.ModuleType("dealctl.stakeholders")
-    stakeholders.missing_decision_maker = lambda session, owner=None: rows(session, 2)  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "dealctl.stakeholders", stakeholders)
+    monkeypatch.setattr(
+        stakeholders, "missing_decision_maker", lambda session, owner=None: rows(session, 2)
+    )
     monkeypatch.setattr(analytics, "revisit", revisit, raising=False)
     text = cli("digest")
     assert text.endswith(
@@ -438,3 +436,15 @@ def test_decision_maker_and_revisit_sections_come_from_their_reports(
     assert list(document["sections"])[-2:] == ["no_decision_maker", "revisit"]
     assert document["sections"]["revisit"][0]["idle_days"] is None
     assert document["sections"]["revisit"][0]["status"] == "lost"
+
+
+def test_a_deal_past_the_proposal_without_a_decision_maker_is_listed(cli: Cli, book: Path) -> None:
+    cli("advance", "2", "proposal")
+    assert "\nNo decision maker (1)\n  #2 Overdue one · 提案 · next: send quote · no decision" in (
+        cli("digest")
+    )
+    cli("contact", "add", "山田太郎", "-e", "yamada@example.jp")
+    cli("stakeholder", "add", "2", "山田太郎", "--role", "decision-maker")
+    digest = json.loads(cli("digest", "--format", "json"))
+    assert digest["sections"]["no_decision_maker"] == []
+    assert "No decision maker" not in cli("digest")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from dealctl import analytics, dates
+from dealctl import analytics, dates, stakeholders
 from dealctl.config import Config
 from dealctl.errors import ConfigError, InvalidInput
 from dealctl.money import format_amount
@@ -223,6 +223,16 @@ def build(session: Session, *, owner: str | None = None, days: int | None = None
             ),
         ),
     ]
+    sections.append(
+        _section(
+            "no_decision_maker",
+            "No decision maker",
+            "without a decision maker",
+            stakeholders.missing_decision_maker(session, owner=owner),
+            by_id,
+            lambda d: "no decision maker among the deal's contacts",
+        )
+    )
     sections.extend(_optional_sections(session, owner, by_id))
     return Digest(
         today=today,
@@ -267,41 +277,20 @@ def first_response(
 def _optional_sections(
     session: Session, owner: str | None, by_id: dict[str, Deal]
 ) -> list[Section]:
-    """Sections from reports that a build may not have yet: each appears when its report does."""
-    import importlib
-
-    sections = []
-    try:
-        stakeholders: Any = importlib.import_module("dealctl.stakeholders")
-    except ImportError:
-        stakeholders = None
-    missing_dm: Callable[..., list[Deal]] | None = getattr(
-        stakeholders, "missing_decision_maker", None
-    )
-    if missing_dm is not None:
-        sections.append(
-            _section(
-                "no_decision_maker",
-                "No decision maker",
-                "without a decision maker",
-                missing_dm(session, owner=owner),
-                by_id,
-                lambda d: "no decision maker among the deal's contacts",
-            )
-        )
+    """Sections from reports a build may not have yet: each appears when its report does."""
     revisit: Callable[..., list[Deal]] | None = getattr(analytics, "revisit", None)
-    if revisit is not None:
-        sections.append(
-            _section(
-                "revisit",
-                "Lost deals to revisit",
-                "lost to revisit",
-                revisit(session, owner=owner),
-                by_id,
-                _revisit_note,
-            )
+    if revisit is None:
+        return []
+    return [
+        _section(
+            "revisit",
+            "Lost deals to revisit",
+            "lost to revisit",
+            revisit(session, owner=owner),
+            by_id,
+            _revisit_note,
         )
-    return sections
+    ]
 
 
 def _section(
