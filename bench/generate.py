@@ -550,10 +550,15 @@ def generate(size: int, folder: Path, seed: int = SEED) -> Book:
 
 
 def _fingerprint() -> str:
-    """Changes when this file changes, so stale data is regenerated."""
+    """Changes when this file or the schema's SQL changes, so stale data is regenerated."""
     import hashlib
 
-    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+    from dealctl import migrations
+
+    digest = hashlib.sha256(Path(__file__).read_bytes())
+    for name, script in migrations.STEPS:
+        digest.update(f"{name}\n{script}".encode())
+    return digest.hexdigest()[:16]
 
 
 def ensure(size: int, folder: Path, seed: int = SEED) -> Book:

@@ -196,11 +196,11 @@ CREATE INDEX qualifications_deal ON qualifications (deal_id);
 CREATE INDEX approval_steps_deal ON approval_steps (deal_id, position)
 """
 
-# Indexes shaped after what `due`, `pipeline` and `funnel` filter, group and read, so each
-# report reads an index instead of the wide deals rows (bench/RESULTS.md has the figures;
-# tests/test_query_plans.py pins the plans). Every one leads with the columns the deal
-# view always constrains (status or pipeline, then deleted_at IS NULL). Three indexes of
-# 0001 are replaced by wider ones with the same leading columns.
+# Indexes shaped after what `due`, `pipeline`, `forecast` and `funnel` filter, group and
+# read, so each report reads an index instead of the wide deals rows (bench/RESULTS.md
+# has the figures; tests/test_query_plans.py pins the plans). Every one leads with the
+# columns the deal view always constrains (status or pipeline, then deleted_at IS NULL).
+# Three indexes of 0001 are replaced by wider ones with the same leading columns.
 SCHEMA_V3_REPORT_INDEXES = """
 DROP INDEX IF EXISTS deals_due;
 CREATE INDEX deals_next ON deals (status, deleted_at, next_due, number);
@@ -208,7 +208,8 @@ CREATE INDEX deals_no_next ON deals (status, deleted_at, number)
     WHERE status = 'open' AND (next_action IS NULL OR next_due IS NULL);
 DROP INDEX IF EXISTS deals_stage;
 CREATE INDEX deals_open ON deals (
-    status, deleted_at, stage_id, currency, amount, probability, created_at, last_contact_at, id
+    status, deleted_at, stage_id, currency, amount, probability, close_date, closed_at,
+    created_at, last_contact_at, id
 );
 CREATE INDEX deals_pipeline ON deals (pipeline_id, deleted_at, id, status, stage_id, created_at);
 DROP INDEX IF EXISTS stage_changes_deal;
