@@ -165,27 +165,37 @@ def edit(
     return [c for c in changed if c != "name_key"]
 
 
-_COUNTS = """
-SELECT a.number, a.id, a.name, a.name_key, a.notes, a.created_at, a.updated_at,
-       (SELECT COUNT(*) FROM deals d WHERE d.account_id = a.id AND d.deleted_at IS NULL
-          AND d.status = 'open') AS open_deals,
-       (SELECT COUNT(*) FROM deals d WHERE d.account_id = a.id AND d.deleted_at IS NULL
-          AND d.status = 'won') AS won_deals,
-       (SELECT COUNT(*) FROM deals d WHERE d.account_id = a.id AND d.deleted_at IS NULL
-          AND d.status = 'lost') AS lost_deals,
-       (SELECT COUNT(*) FROM contacts c WHERE c.account_id = a.id
-          AND c.deleted_at IS NULL) AS contacts,
-       (SELECT MAX(d.last_contact_at) FROM deals d WHERE d.account_id = a.id
-          AND d.deleted_at IS NULL) AS last_contact_at
-FROM accounts a
-WHERE a.deleted_at IS NULL
-ORDER BY a.number
+_ACCOUNTS = """
+SELECT number, id, name, name_key, notes, created_at, updated_at
+FROM accounts WHERE deleted_at IS NULL ORDER BY number
 """
+# Per account, in one pass over deals and one over contacts.
+_DEAL_COUNTS = """
+SELECT account_id, SUM(status = 'open') AS open_deals, SUM(status = 'won') AS won_deals,
+       SUM(status = 'lost') AS lost_deals, MAX(last_contact_at) AS last_contact_at
+FROM deals WHERE deleted_at IS NULL AND account_id IS NOT NULL GROUP BY account_id
+"""
+_CONTACT_COUNTS = """
+SELECT account_id, COUNT(*) AS contacts FROM contacts
+WHERE deleted_at IS NULL AND account_id IS NOT NULL GROUP BY account_id
+"""
+_NO_DEALS = {"open_deals": 0, "won_deals": 0, "lost_deals": 0, "last_contact_at": None}
 
 
 def list_accounts(session: Session, search: str | None = None) -> list[dict[str, Any]]:
     """Every account with its deal and contact counts, by number; ``search`` in the name."""
-    rows = [dict(r) for r in session.store.query(_COUNTS)]
+    deals = {r["account_id"]: dict(r) for r in session.store.query(_DEAL_COUNTS)}
+    contacts = {r["account_id"]: r["contacts"] for r in session.store.query(_CONTACT_COUNTS)}
+    rows = []
+    for account in session.store.query(_ACCOUNTS):
+        counts = deals.get(account["id"], _NO_DEALS)
+        rows.append(
+            {
+                **dict(account),
+                **{k: counts[k] for k in _NO_DEALS},
+                "contacts": contacts.get(account["id"], 0),
+            }
+        )
     if search:
         needle = norm(search)
         wanted = company_key(search)

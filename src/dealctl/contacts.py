@@ -196,19 +196,23 @@ def edit(
 
 _LISTING = """
 SELECT c.number, c.id, c.name, a.name AS account, a.number AS account_number, c.email,
-       c.phone, c.title, c.notes, c.created_at, c.updated_at, c.name_key, c.email_key,
-       (SELECT COUNT(DISTINCT x.deal_id) FROM (
-            SELECT dc.deal_id FROM deal_contacts dc JOIN deals d ON d.id = dc.deal_id
-            WHERE dc.contact_id = c.id AND dc.deleted_at IS NULL AND d.deleted_at IS NULL
-            UNION
-            SELECT d.id FROM deals d WHERE d.contact_id = c.id AND d.deleted_at IS NULL
-        ) x) AS deals,
-       (SELECT GROUP_CONCAT(role, ',') FROM (
-            SELECT DISTINCT dc.role FROM deal_contacts dc JOIN deals d ON d.id = dc.deal_id
-            WHERE dc.contact_id = c.id AND dc.deleted_at IS NULL AND d.deleted_at IS NULL
-        )) AS roles
+       c.phone, c.title, c.notes, c.created_at, c.updated_at
 FROM contacts c LEFT JOIN accounts a ON a.id = c.account_id
 WHERE c.deleted_at IS NULL
+"""
+# Deals each contact is on, as main contact or stakeholder, and the roles they hold: one
+# pass over deals and deal_contacts each, whatever the number of contacts.
+_DEALS_PER_CONTACT = """
+SELECT contact_id, COUNT(*) AS deals FROM (
+    SELECT dc.contact_id, dc.deal_id FROM deal_contacts dc JOIN deals d ON d.id = dc.deal_id
+    WHERE dc.deleted_at IS NULL AND d.deleted_at IS NULL
+    UNION
+    SELECT contact_id, id FROM deals WHERE contact_id IS NOT NULL AND deleted_at IS NULL
+) GROUP BY contact_id
+"""
+_ROLES_PER_CONTACT = """
+SELECT DISTINCT dc.contact_id, dc.role FROM deal_contacts dc JOIN deals d ON d.id = dc.deal_id
+WHERE dc.deleted_at IS NULL AND d.deleted_at IS NULL
 """
 
 
@@ -226,8 +230,13 @@ def list_contacts(
         where = " AND c.account_id = ?"
         params.append(resolve_account(session.store, account)["id"])
     rows = [dict(r) for r in session.store.query(_LISTING + where + " ORDER BY c.number", params)]
+    deals = {r["contact_id"]: r["deals"] for r in session.store.query(_DEALS_PER_CONTACT)}
+    roles: dict[str, list[str]] = {}
+    for r in session.store.query(_ROLES_PER_CONTACT):
+        roles.setdefault(r["contact_id"], []).append(r["role"])
     for row in rows:
-        row["roles"] = ",".join(sorted((row["roles"] or "").split(","))).strip(",")
+        row["deals"] = deals.get(row["id"], 0)
+        row["roles"] = ",".join(sorted(roles.get(row["id"], [])))
     if search:
         needle = norm(search)
         fields = ("name", "email", "title", "account", "phone")
