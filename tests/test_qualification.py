@@ -199,3 +199,18 @@ def test_documented_columns_match(cli: Cli) -> None:
     documented = _documented_tables()
     assert documented["list"] + documented["qualification"] == LIST_COLUMNS
     assert documented["qualify --format json"] == QUALIFY_KEYS
+
+
+def test_many_deals_are_scored_in_one_pass(cli: Cli) -> None:
+    cli("add", "A")
+    cli("add", "B")
+    cli("qualify", "2", "--need", "x")
+    session = open_session(None, write=False)
+    try:
+        ids = {r["number"]: r["id"] for r in session.store.query("SELECT id, number FROM deals")}
+        few = qualification.completeness(session, [ids[2]])
+        many = qualification.completeness(session, [ids[1], ids[2], *["none"] * 600])
+    finally:
+        session.close()
+    assert few == {ids[2]: (1, ["budget", "authority", "timing"])}
+    assert many == {ids[1]: (0, list(qualification.PARTS)), **few}

@@ -153,15 +153,19 @@ def test_contact_edit_show_and_list(cli: Cli) -> None:
 # --- stakeholders -----------------------------------------------------------------------------
 
 
-def _flagged() -> list[int]:
-    """Deal numbers flagged by the contract function used by `stale` and `digest`."""
+def _flagged(cli: Cli) -> list[int]:
+    """Deal numbers flagged by the contract function used by `stale` and `digest`, checked
+    against the digest's "no decision maker" section."""
     session = open_session(None, write=False)
     try:
         rows = stakeholders.missing_decision_maker(session)
         assert all({"number", "id", "title", "account", "stage", "owner"} <= set(r) for r in rows)
-        return [r["number"] for r in rows]
+        numbers = [r["number"] for r in rows]
     finally:
         session.close()
+    digest = _json(cli, "digest")["sections"].get("no_decision_maker", [])
+    assert [r["number"] for r in digest] == numbers
+    return numbers
 
 
 def test_missing_decision_maker_flag_follows_the_committee(
@@ -170,17 +174,17 @@ def test_missing_decision_maker_flag_follows_the_committee(
     cli("add", "基幹", "--account", "サンプル", "--stage", "hearing", "--owner", "佐藤")  # 1
     cli("add", "保守", "--account", "サンプル", "--stage", "negotiation", "--owner", "田中")  # 2
     cli("add", "B2C", "--pipeline", "b2c", "--stage", "offer")  # 3: no proposal stage there
-    assert _flagged() == [2]
+    assert _flagged(cli) == [2]
     cli("advance", "1")  # hearing -> proposal: now it needs a decision maker
-    assert _flagged() == [1, 2]
+    assert _flagged(cli) == [1, 2]
     assert _json(cli, "show", "1")["decision_maker_missing"] is True
     assert "! no decision maker (決裁者) recorded" in cli("show", "1")
 
     cli("stakeholder", "add", "1", "山田", "--role", "approver")
-    assert _flagged() == [1, 2]  # an approver is not the decision maker
+    assert _flagged(cli) == [1, 2]  # an approver is not the decision maker
     out = cli("stakeholder", "add", "1", "山田", "--role", "decision maker")
     assert out == "deal 1: contact 1 山田 added as decision-maker\n"
-    assert _flagged() == [2]
+    assert _flagged(cli) == [2]
     assert _json(cli, "show", "1")["decision_maker_missing"] is False
     assert "no decision maker" not in cli("show", "1")
 
@@ -190,25 +194,25 @@ def test_missing_decision_maker_flag_follows_the_committee(
     assert cli.stderr == (
         "dealctl: warning: deal 1 is at proposal with no decision maker (決裁者) recorded\n"
     )
-    assert _flagged() == [1, 2]
+    assert _flagged(cli) == [1, 2]
     cli("stakeholder", "add", "1", "#1", "--role", "決裁者")
-    assert _flagged() == [2]
+    assert _flagged(cli) == [2]
     cli("stakeholder", "remove", "1", "#1")  # every role
-    assert _flagged() == [1, 2]
+    assert _flagged(cli) == [1, 2]
 
     session = open_session(None, write=False)
     assert [r["number"] for r in stakeholders.missing_decision_maker(session, owner="田中")] == [2]
     session.close()
     cli("lose", "2", "--reason", "price")  # closed deals are not flagged
-    assert _flagged() == [1]
+    assert _flagged(cli) == [1]
     cli("stakeholder", "list", "1", "--format", "csv")
     assert cli.stderr == (
         "dealctl: warning: deal 1 is at proposal with no decision maker (決裁者) recorded\n"
     )
     cli("config", "set", "stakeholders.decision_maker_from", "negotiation")
-    assert _flagged() == []
+    assert _flagged(cli) == []
     cli("advance", "1")
-    assert _flagged() == [1]
+    assert _flagged(cli) == [1]
 
 
 def test_one_contact_holds_different_roles_on_different_deals(cli: Cli) -> None:
