@@ -276,6 +276,19 @@ def test_one_contact_holds_different_roles_on_different_deals(cli: Cli) -> None:
     )
 
 
+def test_a_name_shared_across_accounts_is_clear_within_one_deal(cli: Cli) -> None:
+    cli("add", "基幹", "--account", "サンプル")
+    cli("contact", "add", "田中", "-a", "Globex")
+    cli("stakeholder", "add", "1", "田中", "--role", "user")  # a new 田中, at サンプル
+    cli("contact", "show", "田中", code=2)
+    assert cli.stderr == (
+        "dealctl: contact '田中' is ambiguous (#1 田中 (Globex), #2 田中 (サンプル)):"
+        " give the number\n"
+    )
+    assert cli("stakeholder", "remove", "1", "田中") == "deal 1: 田中 removed (user)\n"
+    assert _json(cli, "stakeholder", "list") == []
+
+
 def test_committee_writes_are_in_the_change_log(cli: Cli) -> None:
     cli("add", "基幹")
     cli("stakeholder", "add", "1", "山田", "--role", "decision-maker")

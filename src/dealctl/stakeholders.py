@@ -23,7 +23,7 @@ from dealctl.deals import DEAL_VIEW, checked_text, resolve
 from dealctl.errors import ConfigError, InvalidInput, NotFound
 from dealctl.session import Session
 from dealctl.storage import new_id
-from dealctl.text import norm
+from dealctl.text import email_key, norm
 
 
 def _section(config: Config) -> Mapping[str, Any]:
@@ -124,7 +124,9 @@ def add(
 def remove(session: Session, deal_ref: str, contact_ref: str, role_text: str | None) -> list[str]:
     """Take a contact off a deal's committee: one role, or every role they hold there."""
     deal = resolve(session.store, deal_ref)
-    contact = resolve_contact(session.store, contact_ref)
+    contact = _on_committee(session, deal, contact_ref) or resolve_contact(
+        session.store, contact_ref
+    )
     key = role_key(session.config, role_text) if role_text is not None else None
     rows = [
         r
@@ -141,6 +143,19 @@ def remove(session: Session, deal_ref: str, contact_ref: str, role_text: str | N
     for row in rows:
         records.soft_delete(session, "deal_contacts", row)
     return [r["role"] for r in rows]
+
+
+def _on_committee(session: Session, deal: sqlite3.Row, ref: str) -> sqlite3.Row | None:
+    """The one contact on this deal's committee with this name or e-mail, if exactly one:
+    a name shared with people elsewhere is still clear within one deal."""
+    text = checked_text(ref, "the contact")
+    rows = session.store.query(
+        "SELECT DISTINCT c.* FROM deal_contacts dc JOIN contacts c ON c.id = dc.contact_id"
+        " WHERE dc.deal_id = ? AND dc.deleted_at IS NULL AND c.deleted_at IS NULL"
+        " AND (c.name_key = ? OR c.email_key = ?)",
+        (deal["id"], norm(text), email_key(text)),
+    )
+    return rows[0] if len(rows) == 1 else None
 
 
 _COMMITTEE = """
