@@ -183,11 +183,10 @@ def add_step(session: Session, ref: str, name: str, before: str | None = None) -
                 f"step {target['position']}. {target['name']} is done already: steps go in"
                 " order, so add new ones after the steps done"
             )
-        position = rows.index(target) + 1
-    later = rows[position - 1 :]
-    # Make room from the end, so positions never collide on the way.
-    for row in reversed(later):
-        records.update(session, "approval_steps", row, {"position": row["position"] + 1})
+        position = target["position"]
+    for row in rows:  # the steps after the new one move down a place
+        if row["position"] >= position:
+            records.update(session, "approval_steps", row, {"position": row["position"] + 1})
     _insert(session, deal, position, name)
     return route_of(session, deal["id"])
 
