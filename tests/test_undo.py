@@ -80,7 +80,10 @@ def test_undo_is_repeatable_back_to_an_empty_book(book: Cli, db_path: Path) -> N
     empty_deals = {"deals": [], "accounts": [], "contacts": [], "activities": []}
     book("undo")
     book("undo")
-    assert book("undo") == "undid add account=Acme amount=100万 next_action=call due=fri title=Alpha (2026-12-03 09:00): 3 records removed, 0 changes reverted\n"  # noqa: E501
+    assert book("undo") == (
+        "undid add account=Acme amount=100万 next_action=call due=fri title=Alpha"
+        " (2026-12-03 09:00): 3 records removed, 0 changes reverted\n"
+    )
     state = live_state(db_path)
     assert {k: state[k] for k in empty_deals} == empty_deals
     assert state["stage_changes"] == []

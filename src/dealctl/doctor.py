@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dealctl.errors import DatabaseError
 from dealctl.storage import Store
 from dealctl.undo import CATALOGUE, Schema, entity_of
 
@@ -59,7 +60,6 @@ class Report:
 
 def run(store: Store) -> Report:
     """Run every check (reads only)."""
-    schema = Schema(store)
     version_row = store.one("PRAGMA user_version")
     report = Report(
         path=store.path,
@@ -68,18 +68,21 @@ def run(store: Store) -> Report:
         more=dict.fromkeys(CHECKS, 0),
     )
     checks: dict[str, Callable[[Store, Schema], list[Problem]]] = {
-        "integrity": _integrity,
         "foreign_keys": _foreign_keys,
         "orphans": _orphans,
         "states": _states,
         "numbers": _numbers,
     }
+    damaged = _integrity(store)
+    report.found["integrity"] = damaged[:LIMIT]
+    report.more["integrity"] = max(0, len(damaged) - LIMIT)
+    if damaged:
+        return report  # the other checks would read damaged pages
+    schema = Schema(store)
     for name, check in checks.items():
         found = check(store, schema)
         report.found[name] = found[:LIMIT]
         report.more[name] = max(0, len(found) - LIMIT)
-        if name == "integrity" and found:
-            break  # a damaged file: the other checks would read damaged pages
     return report
 
 
@@ -89,9 +92,11 @@ _RESTORE = (
 )
 
 
-def _integrity(store: Store, schema: Schema) -> list[Problem]:
-    rows = store.query("PRAGMA integrity_check")
-    messages = [str(r[0]) for r in rows]
+def _integrity(store: Store) -> list[Problem]:
+    try:
+        messages = [str(r[0]) for r in store.query("PRAGMA integrity_check")]
+    except DatabaseError as exc:  # damage bad enough that the check itself stops
+        messages = [str(exc).rsplit(": ", 1)[-1]]
     if messages == ["ok"]:
         return []
     return [Problem("integrity", "", None, None, f"damaged: {m}", _RESTORE) for m in messages]

@@ -178,6 +178,7 @@ class Store:
         dest = sqlite3.connect(target)
         try:
             source.backup(dest)
+            dest.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
         finally:
             dest.close()
             source.close()

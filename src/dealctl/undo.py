@@ -62,7 +62,9 @@ class Schema:
             # The name comes from sqlite_master itself, never from input.
             info = store.query(f'PRAGMA table_info("{name}")')
             self.columns[name] = {str(c["name"]): str(c["type"]).upper() for c in info}
-        self.tables = {entity_of(t): t for t in self.columns}
+        # ``activity`` for activities; also the plain ``-s``-less name some writers log.
+        self.tables = {t.removesuffix("s"): t for t in self.columns}
+        self.tables.update((entity_of(t), t) for t in self.columns)
 
     def table(self, entity: str) -> str | None:
         return self.tables.get(entity)

@@ -1,0 +1,689 @@
+"""Nothing lost, ever: atomic commands, crashes, migrations, backups, doctor, privacy.
+
+Each test here backs one promise of docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dealctl import migrations
+from tests.conftest import EXAMPLES, Cli
+from tests.fixtures.clicache import build_once
+from tests.fixtures.dbstate import SCHEMA1, counts, full_dump, live_state
+
+DEALCTL = str(Path(sys.executable).with_name("dealctl"))
+SRC = Path(__file__).resolve().parents[1] / "src" / "dealctl"
+_connect = sqlite3.connect
+
+
+@pytest.fixture(autouse=True)
+def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    build_once(monkeypatch)
+
+
+# --- atomic commands -----------------------------------------------------------------------------
+
+
+class Plan:
+    """Which write step fails: statements counted from BEGIN IMMEDIATE to COMMIT."""
+
+    def __init__(self, fail_at: int | None = None, vm_steps: int | None = None) -> None:
+        self.fail_at = fail_at
+        self.vm_steps = vm_steps  # fail inside a statement, after this many progress ticks
+        self.count = 0
+        self.ticks = 0
+        self.failed = False
+
+    def step(self, sql: str, in_transaction: bool) -> None:
+        head = sql.lstrip()[:8].upper()
+        if not (in_transaction or head.startswith("BEGIN")):
+            return
+        if head.startswith(("SELECT", "PRAGMA", "ROLLBACK")):
+            return
+        self.count += 1
+        if self.count == self.fail_at:
+            self.failed = True
+            raise sqlite3.OperationalError("disk I/O error (injected)")
+
+    def tick(self) -> int:
+        self.ticks += 1
+        if self.vm_steps is not None and self.ticks == self.vm_steps:
+            self.failed = True
+            return 1  # SQLite interrupts the running statement
+        return 0
+
+
+class FailingConnection:
+    """A real sqlite3 connection whose Nth write step raises, as a full disk would."""
+
+    def __init__(self, conn: sqlite3.Connection, plan: Plan) -> None:
+        self.__dict__.update(_conn=conn, _plan=plan)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._conn, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._conn, name, value)
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        self._plan.step(sql, self._conn.in_transaction)
+        cursor = self._conn.execute(sql, params)
+        if sql.lstrip().upper().startswith("BEGIN") and self._plan.vm_steps is not None:
+            self._conn.set_progress_handler(self._plan.tick, 100)
+        if sql.lstrip().upper().startswith(("COMMIT", "ROLLBACK")):
+            self._conn.set_progress_handler(None, 0)
+        return cursor
+
+    def executemany(self, sql: str, rows: Any) -> sqlite3.Cursor:
+        self._plan.step(sql, self._conn.in_transaction)
+        return self._conn.executemany(sql, rows)
+
+
+@pytest.fixture
+def inject(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[Plan]]:
+    """While a plan is set, every connection dealctl opens follows it."""
+    plans: list[Plan] = []
+
+    def connect(*args: Any, **kwargs: Any) -> Any:
+        conn = _connect(*args, **kwargs)
+        return FailingConnection(conn, plans[-1]) if plans else conn
+
+    monkeypatch.setattr(sqlite3, "connect", connect)
+    yield plans
+
+
+def _small_book(folder: Path, numbers: set[str]) -> Path:
+    """A book folder with a few deals of the example book and their history."""
+    folder.mkdir()
+    for name, key in (
+        ("deals.csv", "number"),
+        ("activities.csv", "deal_number"),
+        ("stage-changes.csv", "deal_number"),
+    ):
+        with (EXAMPLES / "book" / name).open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            rows = [r for r in reader if r[key] in numbers]
+            fields = reader.fieldnames
+        assert fields is not None
+        with (folder / name).open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fields)
+            writer.writeheader()
+            writer.writerows(rows)
+    return folder
+
+
+ATOMIC = {
+    "advance": ("advance", "1", "--next", "demo", "--due", "fri"),
+    "lose": ("lose", "1", "--reason", "price", "--note", "n"),
+    "close": ("close", "1", "--amount", "90万"),
+    "log": ("log", "1", "called", "--kind", "call", "--next", "send deck", "--due", "mon"),
+    "add": ("add", "New", "-a", "NewCo", "--contact", "n@example.com", "--amount", "1"),
+    "edit": ("edit", "1", "--amount", "5", "-a", "Other", "--stage", "proposal"),
+    "import": ("import", "{book}"),
+    "undo": ("undo",),
+}
+
+
+def _snapshot(db_path: Path, copy: Path) -> None:
+    conn = _connect(db_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    shutil.copy2(db_path, copy)
+
+
+def _restore(db_path: Path, copy: Path) -> None:
+    """Put the file back as it was (the counting runs below do write)."""
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    shutil.copy2(copy, db_path)
+
+
+@pytest.mark.parametrize("name", list(ATOMIC))
+def test_a_failure_at_any_write_step_leaves_the_database_exactly_as_before(
+    cli: Cli, db_path: Path, tmp_path: Path, inject: list[Plan], name: str
+) -> None:
+    book = _small_book(tmp_path / "book", {"3", "7", "30"})
+    cli("add", "Alpha", "-a", "Acme", "--amount", "100万", "--next", "call", "--due", "fri")
+    if name == "undo":  # undo of an import: the biggest undo there is
+        cli("import", str(book))
+    args = [a.format(book=book) for a in ATOMIC[name]]
+    before = full_dump(db_path)
+    _snapshot(db_path, tmp_path / "before.db")
+    inject.append(Plan())
+    cli(*args)  # counts the write steps
+    steps = inject[-1].count
+    inject.clear()
+    assert full_dump(db_path) != before
+    assert steps >= 4, steps  # BEGIN, the commands row, at least one write, COMMIT
+    _restore(db_path, tmp_path / "before.db")
+    for fail_at in range(1, steps + 1):
+        inject.append(Plan(fail_at=fail_at))
+        cli(*args, code=5)
+        assert inject[-1].failed
+        assert cli.stderr.endswith("disk I/O error (injected)\n"), cli.stderr
+        assert cli.stderr.count("\n") == 1
+        inject.clear()
+        assert full_dump(db_path) == before, f"{name}: failure at step {fail_at} of {steps}"
+    cli(*args)  # and without a failure it still works
+
+
+def test_an_import_stopped_inside_a_statement_leaves_nothing(
+    cli: Cli, db_path: Path, tmp_path: Path, inject: list[Plan]
+) -> None:
+    """Failures in the middle of one statement (a bulk insert) too, sampled over the import."""
+    cli("add", "Alpha")
+    before = full_dump(db_path)
+    _snapshot(db_path, tmp_path / "before.db")
+    inject.append(Plan(vm_steps=10**9))
+    cli("import", str(EXAMPLES / "book"))
+    ticks = inject[-1].ticks
+    inject.clear()
+    _restore(db_path, tmp_path / "before.db")
+    assert ticks > 100, ticks
+    for at in sorted({1, 2, *range(3, ticks, max(1, ticks // 40)), ticks - 1}):
+        inject.append(Plan(vm_steps=at))
+        cli("import", str(EXAMPLES / "book"), code=5)
+        assert inject[-1].failed, at
+        assert cli.stderr.endswith("interrupted\n"), cli.stderr
+        inject.clear()
+        assert full_dump(db_path) == before, f"import interrupted at tick {at} of {ticks}"
+
+
+# --- crashes -------------------------------------------------------------------------------------
+
+
+def _big_deals_csv(path: Path, count: int) -> None:
+    with (EXAMPLES / "book" / "deals.csv").open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+        fields = reader.fieldnames
+    assert fields is not None
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fields)
+        writer.writeheader()
+        for i in range(count):
+            row = dict(rows[i % len(rows)])
+            row.update(number="", title=f"{row['title']} #{i}", account=f"Crash Co {i % 997}")
+            writer.writerow(row)
+
+
+def _write_lock_held(db_path: Path) -> bool:
+    conn = _connect(db_path, timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return True
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        conn.close()
+    return False
+
+
+def test_an_import_killed_part_way_leaves_none_of_its_rows(
+    cli: Cli, db_path: Path, tmp_path: Path
+) -> None:
+    cli("add", "Before the crash", "-a", "Kept KK")
+    before = live_state(db_path)
+    big = tmp_path / "big.csv"
+    _big_deals_csv(big, 9_000)  # spills into the WAL early
+    wal = Path(f"{db_path}-wal")
+    proc = subprocess.Popen(
+        [DEALCTL, "import", str(big)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
+    )
+    deadline = time.monotonic() + 60
+    try:
+        # Kill it once it holds the write lock and has spilled its transaction into the WAL.
+        while time.monotonic() < deadline and proc.poll() is None:
+            if wal.exists() and wal.stat().st_size > 100_000 and _write_lock_held(db_path):
+                break
+            time.sleep(0.02)
+        assert proc.poll() is None, "the import finished before it could be killed"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    assert b"imported" not in out
+    conn = _connect(db_path)
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    assert conn.execute("SELECT name FROM commands").fetchall() == [("add",)]
+    conn.close()
+    assert live_state(db_path) == before
+    assert cli("list", "--format", "csv").count("\n") == 2
+    cli("doctor")
+
+
+# --- migrations ----------------------------------------------------------------------------------
+
+
+def _schema1_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every schema-1 table, schema-1 columns only, in rowid order."""
+    fixture = _connect(f"file:{SCHEMA1}?immutable=1", uri=True)
+    columns = {
+        t: [c[1] for c in fixture.execute(f'PRAGMA table_info("{t}")')]
+        for (t,) in fixture.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            " AND name <> '_sqlite_migrations'"
+        )
+    }
+    fixture.close()
+    conn = _connect(path)
+    try:
+        return {
+            table: conn.execute(
+                f'SELECT {", ".join(cols)} FROM "{table}" ORDER BY rowid'
+            ).fetchall()
+            for table, cols in columns.items()
+        }
+    finally:
+        conn.close()
+
+
+def test_schema1_fixture_upgrades_with_every_row_intact(cli: Cli, tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA1, db)
+    db.chmod(0o600)
+    rows_before = _schema1_rows(db)
+    counts_before = counts(db)
+    assert counts_before["deals"] == 47 and counts_before["deal_contacts"] == 1
+    assert all(counts_before.values()), counts_before  # every table of schema 1 has rows
+    exports = {kind: cli("--db", str(db), "export", kind, "--format", "json") for kind in
+               ("deals", "accounts", "contacts", "activities", "stage-changes")}  # fmt: skip
+    backup = tmp_path / "old.db.schema1.bak"
+    assert backup.exists(), "the first command (a read) made the backup before upgrading"
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert _schema1_rows(backup) == rows_before
+    assert full_dump(backup)[0] == "user_version 1"
+    conn = _connect(db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
+    applied = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+    assert applied == [name for name, _ in migrations.STEPS]
+    conn.close()
+    assert _schema1_rows(db) == rows_before
+    after = counts(db)
+    assert {t: after[t] for t in counts_before if t != "_sqlite_migrations"} == {
+        t: n for t, n in counts_before.items() if t != "_sqlite_migrations"
+    }
+    # What people see: every live record exported, each with its stored values.
+    raw = {r[1]: r for r in rows_before["deals"]}  # by number
+    deals = json.loads(exports["deals"])
+    assert len(deals) == 47
+    for deal in deals:
+        stored = raw[deal["number"]]
+        assert (deal["id"], deal["title"], deal["status"], deal["amount"]) == (
+            stored[0],
+            stored[2],
+            stored[7],
+            stored[8],
+        )
+    assert len(json.loads(exports["activities"])) == 107
+    assert len(json.loads(exports["stage-changes"])) == 154
+    assert len(json.loads(exports["accounts"])) == 36
+    assert len(json.loads(exports["contacts"])) == 42
+    assert cli("--db", str(db), "export", "deals", "--format", "json") == exports["deals"]
+    cli("--db", str(db), "doctor")
+    # ... and it is a working book: the next write lands, and undo reaches schema-1 commands.
+    cli("--db", str(db), "log", "46", "after the upgrade")
+    cli("--db", str(db), "undo")
+    assert cli("--db", str(db), "undo").startswith("undid fixture")
+    assert cli("--db", str(db), "undo").startswith("undid reopen deal=47")
+
+
+def test_a_failed_upgrade_leaves_the_old_file_as_it_was(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA1, db)
+    before = full_dump(db)
+    broken = "CREATE TABLE half_done (id TEXT PRIMARY KEY);\nINSERT INTO no_such_table VALUES (1)"
+    monkeypatch.setattr(migrations, "STEPS", [*migrations.STEPS, ("9999_broken", broken)])
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", len(migrations.STEPS))
+    cli("--db", str(db), "list", code=5)
+    assert cli.stderr.startswith(f"dealctl: database error in {db}: no such table: no_such_table")
+    assert full_dump(db) == before
+    monkeypatch.undo()
+    build_once(monkeypatch)
+    cli("--db", str(db), "list")  # the real upgrade still works afterwards
+
+
+def test_a_newer_file_is_refused_and_left_alone(cli: Cli, tmp_path: Path) -> None:
+    db = tmp_path / "new.db"
+    shutil.copy(SCHEMA1, db)
+    conn = _connect(db)
+    conn.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION + 1}")
+    conn.commit()
+    conn.close()
+    before = full_dump(db)
+    for args in (("list",), ("add", "x"), ("undo",), ("doctor",), ("backup", str(tmp_path))):
+        cli("--db", str(db), *args, code=5)
+        assert cli.stderr == (
+            f"dealctl: {db} was written by a newer dealctl (schema"
+            f" {migrations.SCHEMA_VERSION + 1}, this one knows {migrations.SCHEMA_VERSION});"
+            " upgrade dealctl to use it\n"
+        )
+    assert full_dump(db) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("new")) == ["new.db"]
+
+
+# --- backups -------------------------------------------------------------------------------------
+
+
+def test_backup_is_a_complete_private_copy(cli: Cli, db_path: Path, tmp_path: Path) -> None:
+    cli("import", str(EXAMPLES / "book"))
+    target = tmp_path / "copy.db"
+    assert cli("backup", str(target)) == f"{target}\n"
+    assert cli.stderr == f"dealctl: backed up {db_path} to {target} (45 deals)\n"
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert live_state(target) == live_state(db_path)
+    assert full_dump(target) == full_dump(db_path)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(("copy", ".copy"))) == [
+        "copy.db"
+    ]
+    cli("--db", str(target), "doctor")
+
+
+def test_backup_never_overwrites_by_accident(cli: Cli, db_path: Path, tmp_path: Path) -> None:
+    cli("add", "A")
+    target = tmp_path / "copy.db"
+    target.write_text("precious")
+    target.chmod(0o644)
+    cli("backup", str(target), code=2)
+    assert cli.stderr == f"dealctl: {target} exists: pass --force to replace it\n"
+    assert target.read_text() == "precious"
+    cli("backup", str(db_path), code=2)
+    assert cli.stderr == f"dealctl: {db_path} is the database itself: choose another file\n"
+    cli("backup", str(tmp_path / "nowhere" / "x.db"), code=2)
+    assert cli.stderr.startswith("dealctl: cannot write ")
+    cli("backup", str(target), "--force")
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert live_state(target) == live_state(db_path)
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    assert cli("backup", str(folder)) == f"{folder / 'deals-20261203-090000.db'}\n"
+
+
+# --- doctor --------------------------------------------------------------------------------------
+
+
+def _sql(db_path: Path, *statements: str) -> None:
+    conn = _connect(db_path, isolation_level=None)
+    conn.execute("PRAGMA foreign_keys = OFF")
+    for statement in statements:
+        conn.execute(statement)
+    conn.close()
+
+
+def _doctor(cli: Cli, code: int = 1) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = json.loads(cli("doctor", "--format", "json", code=code))
+    return rows
+
+
+def test_doctor_passes_a_healthy_book(cli: Cli) -> None:
+    cli("import", str(EXAMPLES / "book"))
+    cli("add", "A", "-a", "Acme", "--contact", "a@example.com")
+    cli("lose", "46", "--reason", "price")
+    cli("undo")
+    assert _doctor(cli, code=0) == []
+    table = cli("doctor", "--format", "table")
+    assert table.endswith(
+        "  integrity     ok\n  foreign_keys  ok\n  orphans       ok\n  states        ok\n"
+        "  numbers       ok\nno problems found\n"
+    )
+
+
+DOCTOR_CASES = [
+    (
+        "UPDATE deals SET lost_reason = 'price' WHERE number = 2",
+        ("states", "deal 2 won, but has a lost reason (price)"),
+        "dealctl reopen 2 && dealctl close 2 (reopen clears the lost reason)",
+    ),
+    (
+        "UPDATE deals SET status = 'open' WHERE number = 2",
+        ("states", "deal 2 status open disagrees with its stage contract (won stage)"),
+        "dealctl reopen 2 --stage STAGE, or dealctl edit 2 --stage STAGE (a won stage means won)",
+    ),
+    (
+        "UPDATE deals SET stage_id = (SELECT s.id FROM stages s JOIN pipelines p"
+        " ON p.id = s.pipeline_id WHERE p.key = 'b2c' LIMIT 1) WHERE number = 1",
+        ("states", "deal 1 stage lead is not a stage of its pipeline b2b"),
+        "dealctl edit 1 --pipeline b2b --stage STAGE",
+    ),
+    (
+        "UPDATE deals SET next_action = NULL WHERE number = 1",
+        ("states", "deal 1 has a due date (2026-12-04) but no next action"),
+        'dealctl edit 1 --next "WHAT" (or --due "" to drop the date)',
+    ),
+    (
+        "UPDATE deals SET number = 1 WHERE number = 2",
+        ("numbers", "deal number 1 is used by 2 records"),
+        "refer to them by id; give one a free number:",
+    ),
+    (
+        "UPDATE deals SET deleted_at = '2026-12-01T00:00:00+09:00' WHERE number = 2",
+        ("orphans", "activity belongs to a deleted deal"),
+        "dealctl undo --list shows whether undoing a recent command brings the deal back;",
+    ),
+    (
+        "INSERT INTO activities (id, deal_id, kind, at, text, created_at) VALUES"
+        " ('x1', 'no-such-deal', 'note', '2026-12-01', 't', '2026-12-01')",
+        ("foreign_keys", "activity points at a deal that does not exist"),
+        "restore your latest copy, or retire the record:",
+    ),
+    (
+        "DELETE FROM accounts WHERE name = 'Acme'",
+        ("orphans", "1 change-log rows are about account records that no longer exist"),
+        "nothing to repair in the log itself;",
+    ),
+]
+
+
+@pytest.mark.parametrize(("sql", "problem", "fix"), DOCTOR_CASES, ids=lambda c: str(c)[:30])
+def test_doctor_finds_each_impossible_state_and_says_how_to_fix_it(
+    cli: Cli, db_path: Path, sql: str, problem: tuple[str, str], fix: str
+) -> None:
+    cli("add", "Open one", "-a", "Acme", "--next", "call", "--due", "tomorrow")
+    cli("add", "Won one")
+    cli("log", "2", "signed")
+    cli("close", "2")
+    _sql(db_path, sql)
+    rows = _doctor(cli)
+    assert cli.stderr.startswith("dealctl: doctor found ")
+    found = [(r["check"], r["problem"], r["fix"]) for r in rows]
+    assert any(
+        check == problem[0] and text.startswith(problem[1]) and f.startswith(fix)
+        for check, text, f in found
+    ), found
+    assert list(rows[0]) == ["check", "table", "number", "id", "problem", "fix"]
+
+
+def test_doctor_finds_a_stage_history_that_does_not_end_at_the_deal(
+    cli: Cli, db_path: Path
+) -> None:
+    cli("add", "A")
+    cli("advance", "1")
+    _sql(db_path, "UPDATE stage_changes SET deleted_at = 'x' WHERE from_stage_id IS NOT NULL")
+    rows = _doctor(cli)
+    assert [(r["check"], r["number"], r["problem"]) for r in rows] == [
+        (
+            "states",
+            1,
+            "deal 1 has a stage history that does not end at its stage and status (hearing, open)",
+        )
+    ]
+
+
+def test_doctor_reports_a_damaged_file(cli: Cli, db_path: Path) -> None:
+    cli("import", str(EXAMPLES / "book"))
+    conn = _connect(db_path)
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute(
+        "SELECT rootpage FROM sqlite_master WHERE name = 'deals_account'"
+    ).fetchone()[0]
+    conn.close()
+    with db_path.open("r+b") as handle:  # scribble over one index page
+        handle.seek((root - 1) * page_size + 8)
+        handle.write(b"\xff" * 64)
+    rows = _doctor(cli)
+    assert rows and {r["check"] for r in rows} == {"integrity"}
+    assert rows[0]["fix"].startswith("restore your latest copy")
+
+
+# --- privacy -------------------------------------------------------------------------------------
+
+
+def test_every_file_dealctl_writes_is_private(cli: Cli, db_path: Path, tmp_path: Path) -> None:
+    old_umask = os.umask(0)
+    cli("add", "A")
+    reader = _connect(db_path)  # an open reader keeps -wal and -shm in place
+    reader.execute("SELECT COUNT(*) FROM deals").fetchall()
+    try:
+        cli("import", str(EXAMPLES / "book"))
+        cli("backup", str(tmp_path / "copy.db"))
+        cli("export", "deals", "-o", str(tmp_path / "deals.csv"))
+        old = tmp_path / "old.db"
+        shutil.copy(SCHEMA1, old)
+        old.chmod(0o600)
+        cli("--db", str(old), "list")
+    finally:
+        os.umask(old_umask)
+    files = [db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm"), tmp_path / "copy.db",
+             tmp_path / "deals.csv", tmp_path / "old.db.schema1.bak"]  # fmt: skip
+    assert {f.name: oct(stat.S_IMODE(f.stat().st_mode)) for f in files} == {
+        f.name: "0o600" for f in files
+    }
+    reader.close()
+
+
+def test_debug_tracebacks_never_show_local_values(cli: Cli) -> None:
+    cli("add", "A")
+    secret = "SECRET-4f2a-customer-note"
+    env = {**os.environ, "DEALCTL_DEBUG": "1"}
+    result = subprocess.run(
+        [DEALCTL, "log", "999", secret, "--next", secret],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "Traceback (most recent call last)" in result.stderr
+    assert "dealctl.errors.NotFound: no deal 999" in result.stderr
+    assert secret not in result.stderr
+    assert "locals" not in result.stderr.lower() and "╭" not in result.stderr
+
+
+def test_an_internal_error_shows_no_values_without_debug(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dealctl import deals
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        note = "SECRET-note"
+        raise RuntimeError(f"boom {note}")
+
+    monkeypatch.setattr(deals, "log", broken)
+    cli("add", "A")
+    cli("log", "1", "SECRET-text", code=1)
+    assert cli.stderr == (
+        "dealctl: internal error (RuntimeError); nothing was written."
+        " Run with DEALCTL_DEBUG=1 to see the traceback\n"
+    )
+
+
+def test_hostile_text_is_stored_as_text_and_names_come_from_allow_lists(
+    cli: Cli, db_path: Path
+) -> None:
+    evil = "x'); DROP TABLE deals; --"
+    cli("add", evil, "-a", evil, "--next", evil, "--tag", evil, "--notes", '" OR 1=1 --')
+    assert json.loads(cli("show", "1", "--format", "json"))["title"] == evil
+    assert cli("list", "--search", "' OR '1'='1", "--format", "csv").count("\n") == 1
+    cli("list", "--sort", "number; DROP TABLE deals", code=2)
+    assert cli.stderr.startswith("dealctl: invalid --sort 'number; DROP TABLE deals'")
+    cli("list", "--status", "open' OR 1=1 --", code=2)
+    cli("export", "deals; DROP TABLE deals", code=2)
+    cli("list", "--stage", "x' OR 1=1 --", code=2)
+    assert counts(db_path)["deals"] == 1
+    cli("doctor")
+
+
+# Every f-string that builds SQL in src/, keyed by file and what it interpolates. Each was
+# read: the values are column or table names from code or sqlite_master, placeholders,
+# or constants, never text from the command line or a file. A new one must be read too,
+# then added here (and to the audit in docs/reliability.md).
+SQL_FSTRINGS = {
+    ("accounts.py", ("_STATUS_ORDER",)),
+    ("analytics.py", ("_IDLE_SQL",)),
+    ("analytics.py", ("marks",)),
+    ("catalogue.py", ("table", "column")),
+    ("deals.py", ("table",)),
+    ("deals.py", ("columns", "marks")),
+    ("deals.py", ("assignments",)),
+    ("deals.py", ("order",)),
+    ("doctor.py", ("table",)),
+    ("doctor.py", ("table", "row_id")),
+    ("doctor.py", ("table", "table")),
+    ("doctor.py", ("table", "parent", "column")),
+    ("doctor.py", ("base", "condition")),
+    ("importing/engine.py", ("', '.join(_INSERT_COLUMNS)",)),
+    ("importing/engine.py", ("BIG_IMPORT_CACHE_KIB",)),
+    ("importing/engine.py", ("int(before)",)),
+    ("importing/engine.py", ("merged",)),
+    ("importing/engine.py", ("marks",)),
+    ("importing/engine.py", ("column",)),
+    ("queries.py", ("column", "table")),
+    ("records.py", ("table", "columns", "marks")),
+    ("records.py", ("table", "assignments")),
+    ("storage.py", ("int(busy * 1000)",)),
+    ("storage.py", ("migrations.SCHEMA_VERSION",)),
+    ("transfer.py", ("select", "rest")),
+    ("transfer.py", ("sql", "starts", "sql", "sql")),
+    ("undo.py", ("name",)),
+    ("undo.py", ("table",)),
+    ("undo.py", ("table", "column")),
+    ("undo.py", ("column", "table")),
+    ("undo.py", ("record.table",)),
+}
+_SQL_WORDS = re.compile(
+    r"\b(SELECT|INSERT|UPDATE|DELETE|WHERE|ORDER BY|GROUP BY|FROM|JOIN|PRAGMA|VALUES|SET|IN \()"
+)
+# `IN (?, ?, ?)`: one placeholder per value, nothing else.
+_PLACEHOLDERS = re.compile(r"^', '\.join\(\('\?' for _ in [\w.]+\)\)$")
+
+
+def test_no_sql_is_built_from_unreviewed_text() -> None:
+    found = set()
+    for path in sorted(SRC.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.JoinedStr):
+                continue
+            text = "".join(str(v.value) for v in node.values if isinstance(v, ast.Constant))
+            if _SQL_WORDS.search(text):
+                exprs = tuple(
+                    ast.unparse(v.value) for v in node.values if isinstance(v, ast.FormattedValue)
+                )
+                exprs = tuple(e for e in exprs if not _PLACEHOLDERS.match(e))
+                if exprs:
+                    found.add((path.relative_to(SRC).as_posix(), exprs))
+    assert found - SQL_FSTRINGS == set(), "review these f-strings that build SQL"
