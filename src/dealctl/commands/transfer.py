@@ -126,9 +126,21 @@ def import_(
         if dry_run:
             report = _dry_run(ctx, out, path, options, progress)
         else:
-            with writing(ctx) as session:
-                report = _run_import(session, path, options, progress, report_path)
+            try:
+                with writing(ctx) as session:
+                    report = _run_import(session, path, options, progress, report_path)
+                    if report.wrote_nothing and not session.created:
+                        # Not even a commands row: the same file again changes no byte.
+                        raise _NothingChanged(report)
+            except _NothingChanged as unchanged:
+                report = unchanged.report
     _print(out, report, dry_run)
+
+
+class _NothingChanged(Exception):
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__()
+        self.report = report
 
 
 def _run_import(

@@ -399,6 +399,7 @@ class Run:
                     if not found.filled:
                         self.filled_contacts.append(found)
                     found.filled[key] = value
+                    self.report.filled += 1
         renamed = name is not None and name != found.name
         if renamed or (email is not None and email != found.email):
             reason = _MERGE_EMAIL if by_email else _MERGE_NAME
@@ -1008,7 +1009,9 @@ class HumanRows:
             self.run.report.serials[self.run.columns.name(target)] += 1
         return moment
 
-    def status_and_stage(self, c: _Cells, pipeline_id: str) -> tuple[str, Stage] | None:
+    def status_and_stage(self, c: _Cells, pipeline_id: str) -> tuple[str, Stage, bool] | None:
+        """(status, stage, unplaced): ``unplaced`` is a lost deal the file does not say
+        where it was lost (it stays at the first stage unless stage dates tell)."""
         catalogue = self.catalogue
         found: tuple[str, Stage] | None = None
         value = c.text("stage")
@@ -1036,26 +1039,19 @@ class HumanRows:
             stage = catalogue.first(pipeline_id)
             kind = status or "open"
             if kind == "won":
-                return "won", catalogue.won(pipeline_id)
-            if kind == "lost":
-                self.lost_without_stage += 1
-            return kind, stage
+                return "won", catalogue.won(pipeline_id), False
+            return kind, stage, kind == "lost"
         kind, stage = found
-        if kind == "lost" and self.targets.get(stage_key(value or "")) == "lost":
-            self.lost_without_stage += 1
+        unplaced = kind == "lost" and self.targets.get(stage_key(value or "")) == "lost"
         if status is None or status == kind or status == "deleted":
-            return (status or kind), stage
+            return (status or kind), stage, unplaced
         if status == "won":
-            return "won", catalogue.won(pipeline_id)
+            return "won", catalogue.won(pipeline_id), False
         if kind == "won":
             column = "status" if c.text("status") is not None else "is_won"
             c.reject(column, f"does not agree with the stage ({stage.key})")
             return None
-        if status == "lost" and kind == "open":
-            return "lost", stage
-        if status == "open" and kind == "lost":
-            return "open", stage
-        return status, stage
+        return status, stage, unplaced and status == "lost"
 
     def notes_text(self, c: _Cells) -> str | None:
         parts = []
@@ -1104,8 +1100,14 @@ class HumanRows:
             if moment is None or pipeline_id is None:
                 continue
             found = self.stage_of(pipeline_id, stage_value)
-            if found is not None:
+            if found is None:
+                continue
+            if found[0] == "open":
                 moves.append((moment.local(self.zone), moment.stamp(self.zone), found[1]))
+            else:  # the date a deal entered "Closed Won" or "Closed Lost" is when it closed
+                target = "won_at" if found[0] == "won" else "lost_at"
+                stamps[target] = stamps[target] or moment.stamp(self.zone)
+        moves.sort(key=lambda m: (m[0], m[2].position))
         for target in _TEXT_FIELDS:
             if columns.has(target):
                 values[target] = c.text(target)
@@ -1120,7 +1122,11 @@ class HumanRows:
         wanted = c.parsed("number", int) if columns.has("number") else None
         if c.rejected or resolved is None or pipeline_id is None:
             return None
-        status, stage = resolved
+        status, stage, unplaced = resolved
+        if unplaced and moves:
+            stage = moves[-1][2]  # lost where its last stage date says it was
+        elif unplaced:
+            self.lost_without_stage += 1
         values["pipeline_id"] = pipeline_id
         if self.has_stage:
             values["stage_id"] = stage.id
@@ -1171,7 +1177,7 @@ class HumanRows:
                 "contact_email" if columns.has("contact_email") else "contact"
             ),
             wanted_number=wanted,
-            moves=sorted(moves, key=lambda m: (m[0], m[2].position)),
+            moves=moves,
             closing=closing,
             key_column=columns.name(key_column),
         )

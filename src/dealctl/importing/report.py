@@ -64,6 +64,7 @@ class ImportReport:
     accounts: int = 0
     contacts: int = 0
     contacts_matched: int = 0
+    filled: int = 0  # stored contacts given an e-mail, phone or job title they lacked
     activities: int = 0
     stage_changes: int = 0
     invalid_rows: int = 0  # rows not imported because of a rejected cell (--skip-invalid)
@@ -76,6 +77,19 @@ class ImportReport:
     @property
     def failed(self) -> bool:
         return self.stopped is not None
+
+    @property
+    def wrote_nothing(self) -> bool:
+        """True when the import found every row already stored exactly as in the file."""
+        return not (
+            self.created
+            or self.updated
+            or self.accounts
+            or self.contacts
+            or self.activities
+            or self.stage_changes
+            or self.filled
+        )
 
     def summary(self, dry_run: bool) -> list[str]:
         """The lines printed on standard output."""

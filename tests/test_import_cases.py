@@ -1,0 +1,480 @@
+"""Field cases 02-07, 15, 17, 18, 19 (import side): each file from ../shared/cases imported
+as a user would, with the expected values the cases README gives."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dealctl.importing.cells import CellError, parse_moment
+from dealctl.importing.source import load
+from tests.conftest import NOW, SHARED, Cli
+
+CASES = SHARED / "cases"
+
+
+def deals(cli: Cli, *db: str) -> list[dict[str, Any]]:
+    rows = json.loads(cli(*db, "export", "deals", "--format", "json"))
+    assert isinstance(rows, list)
+    return rows
+
+
+def pick(rows: list[dict[str, Any]], *keys: str) -> list[tuple[Any, ...]]:
+    return [tuple(row[k] for k in keys) for row in rows]
+
+
+def rewrite(source: Path, target: Path, keep: Any) -> Path:
+    """A copy of a case file with only the rows ``keep`` accepts (the header always)."""
+    lines = source.read_text(encoding="utf-8").splitlines(keepends=True)
+    target.write_text(lines[0] + "".join(line for line in lines[1:] if keep(line)), "utf-8")
+    return target
+
+
+# --- 02: CP932 -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "encoding", [None, "sjis", "shift_jis", "shift-jis", "windows-31j", "cp932", "Shift_JIS"]
+)
+def test_case_02_cp932_is_detected_and_every_shift_jis_name_means_cp932(
+    cli: Cli, encoding: str | None
+) -> None:
+    raw = (CASES / "case-02.csv").read_bytes()
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("shift_jis")  # strict Shift_JIS has no ①, ㈱, ㈲, №, 髙, 﨑
+    with pytest.raises(UnicodeDecodeError):
+        raw.decode("utf-8")
+
+    args = ("--encoding", encoding) if encoding else ()
+    out = cli("import", str(CASES / "case-02.csv"), *args)
+
+    first = (
+        "imported (japanese): 2 deals created, 0 updated, 0 unchanged; 2 accounts,"
+        " 0 follow-ups, 2 stage changes"
+    )
+    assert out == first + "\n" + ("  read as CP932 (Windows Japanese)\n" if not encoding else "")
+    assert pick(deals(cli), "title", "account", "owner", "notes") == [
+        ("①初期導入", "㈱サンプル精機", "髙橋", "第②期は未定"),
+        ("②追加ライセンス", "﨑山テスト㈲", "山﨑", "№12 の見積"),
+    ]
+
+
+# --- 03: UTF-8 with BOM, CRLF ----------------------------------------------------------------------
+
+
+def test_case_03_the_bom_does_not_stick_to_the_first_header(cli: Cli) -> None:
+    path = CASES / "case-03.csv"
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert b"\r\n" in path.read_bytes()
+    table = load(str(path))
+    assert table.headers == ["商談名", "取引先", "金額", "完了予定日"]
+    assert table.headers[0] == "商談名"
+
+    cli("import", str(path))
+
+    assert pick(deals(cli), "title", "account", "amount", "currency", "close_date") == [
+        ("新規導入", "株式会社サンプル", 500000, "JPY", "2024-04-30")
+    ]
+
+
+# --- 04: Japanese dates -------------------------------------------------------------------------
+
+
+def test_case_04_a_date_without_a_year_is_rejected_by_row_and_column(
+    cli: Cli, db_path: Path
+) -> None:
+    assert cli("import", str(CASES / "case-04.csv"), code=2) == ""
+    assert cli.stderr == (
+        "dealctl: record 6 (row 7), column '完了予定日', value '4月1日': the date has no year;"
+        " write it (2024年4月1日) or give --year\n"
+        "dealctl: import stopped: 1 rejected cells; nothing was written\n"
+    )
+    assert not db_path.exists()
+
+
+def test_case_04_japanese_dates_and_an_explicit_year(cli: Cli) -> None:
+    cli("import", str(CASES / "case-04.csv"), "--year", "2024")
+    assert pick(deals(cli), "title", "close_date") == [
+        ("A", "2024-04-01"),
+        ("B", "2024-04-01"),
+        ("C", "2024-04-01"),
+        ("D", "2024-04-01"),
+        ("E", "2024-04-01"),
+        ("F", "2024-04-01"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("令和元年5月1日", "2019-05-01"),
+        ("令和1年5月1日", "2019-05-01"),
+        ("R1.5.1", "2019-05-01"),
+        ("r01/05/01", "2019-05-01"),
+        ("平成31年4月30日", "2019-04-30"),
+        ("H31.4.30", "2019-04-30"),
+        ("昭和64年1月7日", "1989-01-07"),
+        ("㋿6年4月1日", "2024-04-01"),  # the one-character era sign, after NFKC
+        ("２０２４年４月１日", "2024-04-01"),
+        ("2024年4月1日", "2024-04-01"),
+        ("2024-4-1", "2024-04-01"),
+        ("2024.04.01", "2024-04-01"),
+        ("20240401", "2024-04-01"),
+    ],
+)
+def test_japanese_date_forms(text: str, expected: str) -> None:
+    assert parse_moment(text, None).day.isoformat() == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("2024年2月30日", "no such date (2024-02-30)"),
+        ("01/04/24", "a two-digit year is ambiguous; write the year in full (2024)"),
+        ("2024", "a number that is not a plausible Excel date (10000-2958465)"),
+        ("来週", "not a date"),
+    ],
+)
+def test_dates_that_are_refused(text: str, reason: str) -> None:
+    with pytest.raises(CellError) as caught:
+        parse_moment(text, "DMY")
+    assert str(caught.value).startswith(reason)
+
+
+# --- 05: one day/month order per column ----------------------------------------------------------
+
+DAY_FIRST = [
+    ("iso", "2024-04-01"),
+    ("ymd_slash", "2024-04-01"),
+    ("uk_style", "2024-04-01"),
+    ("uk_unambiguous", "2024-04-13"),
+    ("dotted", "2024-07-12"),
+]
+
+
+@pytest.mark.parametrize("option", [(), ("--date-order", "DMY"), ("--date-order", "dmy")])
+def test_case_05_day_first_from_the_option_or_from_13_04(cli: Cli, option: tuple[str, ...]) -> None:
+    out = cli("import", str(CASES / "case-05.csv"), *option)
+    assert out.startswith("imported (spreadsheet): 5 deals created,")
+    assert pick(deals(cli), "title", "close_date") == DAY_FIRST
+
+
+def test_case_05_month_first_refuses_13_04(cli: Cli, db_path: Path) -> None:
+    cli("import", str(CASES / "case-05.csv"), "--date-order", "MDY", code=2)
+    assert cli.stderr == (
+        "dealctl: record 4 (row 5), column 'close_date', value '13/04/2024': not a date in"
+        " month/day/year order\n"
+        "dealctl: import stopped: 1 rejected cells; nothing was written\n"
+    )
+    assert not db_path.exists()
+
+
+def test_case_05_ambiguous_values_with_no_known_order_stop_and_are_listed(
+    cli: Cli, tmp_path: Path, db_path: Path
+) -> None:
+    path = rewrite(CASES / "case-05.csv", tmp_path / "no-13.csv", lambda line: "13/" not in line)
+    cli("import", str(path), code=2)
+    reason = "ambiguous date: the day/month order is unknown; give --date-order DMY or MDY"
+    assert cli.stderr == (
+        f"dealctl: record 3 (row 4), column 'close_date', value '01/04/2024': {reason}\n"
+        f"dealctl: record 4 (row 5), column 'close_date', value '12.07.2024': {reason}\n"
+        "dealctl: import stopped: 2 rejected cells; nothing was written\n"
+    )
+    assert not db_path.exists()
+    # Year-first values never needed an order: with one given, all import.
+    cli("import", str(path), "--date-order", "DMY")
+    assert pick(deals(cli), "close_date") == [
+        ("2024-04-01",),
+        ("2024-04-01",),
+        ("2024-04-01",),
+        ("2024-07-12",),
+    ]
+
+
+def test_a_column_mixing_day_first_and_month_first_is_refused(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "mixed.csv"
+    path.write_text("deal,close_date\na,13/04/2024\nb,04/13/2024\nc,2024/04/01\n", "utf-8")
+    cli("import", str(path), code=2)
+    reason = "the column has both day-first and month-first dates; give --date-order DMY or MDY"
+    assert cli.stderr == (
+        f"dealctl: record 1 (row 2), column 'close_date', value '13/04/2024': {reason}\n"
+        f"dealctl: record 2 (row 3), column 'close_date', value '04/13/2024': {reason}\n"
+        "dealctl: import stopped: 2 rejected cells; nothing was written\n"
+    )
+
+
+# --- 06: Excel serial dates -----------------------------------------------------------------------
+
+
+def test_case_06_excel_serials_in_date_columns(cli: Cli) -> None:
+    out = cli("import", str(CASES / "case-06.csv"))
+    assert out == (
+        "imported (japanese): 2 deals created, 0 updated, 0 unchanged; 0 accounts,"
+        " 0 follow-ups, 2 stage changes\n"
+        "  converted: 2 Excel date numbers (完了予定日 1, 次回アクション日時 1)\n"
+    )
+    assert pick(deals(cli), "title", "close_date", "next_due") == [
+        ("A", "2024-04-01", "2024-04-01T12:00+09:00"),
+        ("B", "2024-04-02", "2024-04-02T09:00+09:00"),
+    ]
+
+
+def test_case_06_numbers_outside_date_columns_stay_numbers(cli: Cli, tmp_path: Path) -> None:
+    text = (CASES / "case-06.csv").read_text(encoding="utf-8").splitlines()
+    path = tmp_path / "with-amount.csv"
+    path.write_text(
+        f"{text[0]},金額,顧客番号\n{text[1]},45383,45383\n{text[2]},45383.5,0045383\n", "utf-8"
+    )
+    cli("import", str(path), "--map", "顧客番号=external_id", "--skip-invalid")
+    warned = cli.stderr
+    assert pick(deals(cli), "title", "amount", "external_id") == [("A", 45383, "45383")]
+    # 45383.5 yen has a fraction JPY cannot hold: refused, never taken for a date.
+    assert warned.startswith(
+        "dealctl: record 2 (row 3), column '金額', value '45383.5': JPY has no minor unit"
+    )
+
+
+# --- 07: amounts as people write them -----------------------------------------------------------
+
+
+def test_case_07_amounts_in_jpy_with_rejected_cells_named(cli: Cli, db_path: Path) -> None:
+    cli("import", str(CASES / "case-07.csv"), code=2)
+    assert cli.stderr == (
+        "dealctl: record 8 (row 9), column '金額', value '$1.2k': the symbol $ means USD,"
+        " not JPY\n"
+        "dealctl: record 9 (row 10), column '金額', value '1.200.000': dots as thousands"
+        " separators are ambiguous; group with commas (1,200,000) and use one dot only for"
+        " decimals\n"
+        "dealctl: import stopped: 2 rejected cells; nothing was written\n"
+    )
+    assert not db_path.exists()
+
+    cli("import", str(CASES / "case-07.csv"), "--skip-invalid")
+    warned = cli.stderr
+    assert pick(deals(cli), "title", "amount", "currency") == [
+        ("a", 1200000, "JPY"),
+        ("b", 1200000, "JPY"),
+        ("c", 1200000, "JPY"),
+        ("d", 1200000, "JPY"),
+        ("e", 1200000, "JPY"),
+        ("f", -50000, "JPY"),
+        ("g", -50000, "JPY"),
+    ]
+    assert "dealctl: warning: 2 rows with rejected cells were not imported\n" in warned
+
+
+def test_case_07_1_2k_is_1200_dollars_only_in_usd(cli: Cli, tmp_path: Path) -> None:
+    out = cli("import", str(CASES / "case-07.csv"), "--currency", "USD", "--skip-invalid")
+    warned = cli.stderr
+    assert out.startswith("imported (japanese): 4 deals created,")
+    # USD keeps cents: $1.2k is 1,200.00 dollars, 120000 cents; never 1.2 or 1.
+    assert pick(deals(cli), "title", "amount", "currency") == [
+        ("d", 120000000, "USD"),
+        ("f", -5000000, "USD"),
+        ("g", -5000000, "USD"),
+        ("h", 120000, "USD"),
+    ]
+    rejected = [line.split(":", 2)[1] for line in warned.splitlines() if "value" in line]
+    assert rejected == [
+        " record 1 (row 2), column '金額', value '¥1,200,000'",
+        " record 2 (row 3), column '金額', value '￥1,200,000'",
+        " record 3 (row 4), column '金額', value '1,200,000円'",
+        " record 5 (row 6), column '金額', value '120万円'",
+        " record 9 (row 10), column '金額', value '1.200.000'",
+    ]
+
+
+def test_cents_in_a_jpy_book_are_rejected_with_a_hint_never_rounded(
+    cli: Cli, tmp_path: Path
+) -> None:
+    path = tmp_path / "cents.csv"
+    path.write_text("商談名,金額\n保守,1200.50\n", encoding="utf-8")
+    cli("import", str(path), code=2)
+    assert cli.stderr.splitlines()[0] == (
+        "dealctl: record 1 (row 2), column '金額', value '1200.50': JPY has no minor unit, so"
+        " the amount must be whole; amounts are never rounded; is the currency right?"
+        " (a currency column or --currency)"
+    )
+
+
+# --- 15: codes keep their leading zeros ---------------------------------------------------------
+
+
+def test_case_15_codes_phones_and_postcodes_stay_text(cli: Cli) -> None:
+    cli(
+        "import",
+        str(CASES / "case-15.csv"),
+        "--map",
+        "顧客コード=title",
+        "--map",
+        "担当者コード=owner",
+        "--map",
+        "郵便番号=notes",
+    )
+    rows = deals(cli)
+    assert pick(rows, "title", "contact", "owner", "notes", "amount") == [
+        ("00123", "09000001111", "007", "郵便番号: 0600001", 1200000),
+        ("00456", "0300000000", "010", "郵便番号: 1000001", 5000),
+    ]
+    assert all(isinstance(r["title"], str) and isinstance(r["amount"], int) for r in rows)
+    contacts = json.loads(cli("export", "contacts", "--format", "json"))
+    assert pick(contacts, "name", "phone") == [
+        ("09000001111", "09000001111"),
+        ("0300000000", "0300000000"),
+    ]
+    table = list(csv.reader(io.StringIO(cli("export", "deals", "--format", "csv"))))
+    assert [row[2] for row in table[1:]] == ["00123", "00456"]
+
+
+# --- 17: one person, one company, however typed ----------------------------------------------------
+
+
+def test_case_17_contacts_merge_on_normalised_email_and_the_report_says_why(
+    cli: Cli, tmp_path: Path
+) -> None:
+    report = tmp_path / "report.csv"
+    out = cli("import", str(CASES / "case-17.csv"), "--report", str(report))
+
+    account_reason = (
+        "the same company once 株式会社 / (株) / ㈱ / 有限会社 / (有) / ㈲, full-width letters,"
+        " case and spaces are set aside"
+    )
+    email_reason = "the same e-mail address once NFKC-normalised, trimmed and case-folded"
+    assert out == (
+        "imported contacts (japanese): 2 created, 2 matched; 1 accounts\n"
+        f"  merged: record 2 (row 3), 会社名: '(株)サンプル' is account '株式会社サンプル':"
+        f" {account_reason}\n"
+        f"  merged: record 2 (row 3), メール: 'taro.yamada@example.com' is contact '山田 太郎':"
+        f" {email_reason}\n"
+        f"  merged: record 3 (row 4), 会社名: '㈱サンプル' is account '株式会社サンプル':"
+        f" {account_reason}\n"
+        "  merged: record 3 (row 4), メール: 'ｔａｒｏ．ｙａｍａｄａ＠ｅｘａｍｐｌｅ．ｃｏｍ' is"
+        f" contact '山田 太郎': {email_reason}\n"
+    )
+    contacts = json.loads(cli("export", "contacts", "--format", "json"))
+    assert pick(contacts, "account", "name", "email", "phone") == [
+        ("株式会社サンプル", "山田 太郎", "Taro.Yamada@Example.com", "090-0000-1111"),
+        ("株式会社サンプル", "鈴木 花子", "hanako.suzuki@example.com", "03-0000-2222"),
+    ]
+    accounts = json.loads(cli("export", "accounts", "--format", "json"))
+    assert [a["name"] for a in accounts] == ["株式会社サンプル"]
+
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600
+    with report.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.reader(stream))
+    assert rows[0] == ["record", "row", "column", "value", "outcome", "reason"]
+    assert [r[:5] for r in rows[1:]] == [
+        ["2", "3", "会社名", "(株)サンプル", "merged"],
+        ["2", "3", "メール", "taro.yamada@example.com", "merged"],
+        ["3", "4", "会社名", "㈱サンプル", "merged"],
+        ["3", "4", "メール", "ｔａｒｏ．ｙａｍａｄａ＠ｅｘａｍｐｌｅ．ｃｏｍ", "merged"],
+    ]
+
+    # Again: nothing new; the same people and the same company.
+    again = cli("import", str(CASES / "case-17.csv"))
+    assert again.splitlines()[0] == "imported contacts (japanese): 0 created, 4 matched; 0 accounts"
+    assert json.loads(cli("export", "contacts", "--format", "json")) == contacts
+
+
+def test_a_deal_file_matches_contacts_by_email_then_by_name_and_account(
+    cli: Cli, tmp_path: Path
+) -> None:
+    path = tmp_path / "deals.csv"
+    path.write_text(
+        "商談名,会社名,氏名,メール\n"
+        "A,株式会社サンプル,山田 太郎,Taro.Yamada@Example.com\n"
+        "B,(株)サンプル,ﾔﾏﾀﾞ ﾀﾛｳ,TARO.YAMADA@example.com\n"
+        "C,株式会社サンプル,山田 太郎,\n"
+        "D,別会社,山田 太郎,\n",
+        encoding="utf-8",
+    )
+    cli("import", str(path))
+    assert pick(deals(cli), "title", "account", "contact") == [
+        ("A", "株式会社サンプル", "山田 太郎"),
+        ("B", "株式会社サンプル", "山田 太郎"),
+        ("C", "株式会社サンプル", "山田 太郎"),
+        ("D", "別会社", "山田 太郎"),
+    ]
+    contacts = json.loads(cli("export", "contacts", "--format", "json"))
+    # D's 山田 太郎 works elsewhere: a different person with the same name.
+    assert pick(contacts, "account", "name", "email") == [
+        ("株式会社サンプル", "山田 太郎", "Taro.Yamada@Example.com"),
+        ("別会社", "山田 太郎", None),
+    ]
+
+
+# --- 18: a config with a byte-order mark -----------------------------------------------------------
+
+
+def test_case_18_a_config_saved_with_a_bom_sets_the_date_order(
+    cli: Cli, tmp_path: Path, isolated: Path
+) -> None:
+    raw = (CASES / "case-18.toml").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")
+    # The case's own keys, with the setting an import reads placed before its tables.
+    config = raw[:3] + b'date_order = "DMY"\n' + raw[3:]
+    (isolated / "config.toml").write_bytes(config)
+    path = rewrite(CASES / "case-05.csv", tmp_path / "no-13.csv", lambda line: "13/" not in line)
+
+    cli("import", str(path))
+
+    assert pick(deals(cli), "title", "close_date") == [
+        ("iso", "2024-04-01"),
+        ("ymd_slash", "2024-04-01"),
+        ("uk_style", "2024-04-01"),
+        ("dotted", "2024-07-12"),
+    ]
+    broken = isolated / "config.toml"
+    broken.write_bytes(raw[:3] + b"date_order = \n")
+    cli("import", str(path), code=1)
+    assert cli.stderr.startswith(f"dealctl: config {broken} is not valid TOML")
+    assert cli.stderr.count("\n") == 1
+
+
+# --- 19: no traceback, no other cell --------------------------------------------------------------
+
+CASE_19_STDERR = (
+    "dealctl: record 1 (row 2), column 'amount', value '12O,000': expected a number such as"
+    " 1,200,000, 1200.50 or 120万, optionally with ¥ $ € £ 円 and a sign (-, △, ▲ or"
+    " parentheses)\n"
+    "dealctl: import stopped: 1 rejected cells; nothing was written\n"
+)
+SECRETS = ("taro", "hanako", "token", "sk-test", "Renewal", "Upgrade", "80,000", "@")
+
+
+def test_case_19_a_bad_cell_names_row_column_and_value_only(cli: Cli, db_path: Path) -> None:
+    assert cli("import", str(CASES / "case-19.csv"), code=2) == ""
+    assert cli.stderr == CASE_19_STDERR
+    for secret in SECRETS:
+        assert secret not in cli.stderr
+    assert not db_path.exists()
+
+
+def test_case_19_installed_command_has_no_traceback(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DEALCTL_DEBUG"}
+    result = subprocess.run(
+        [sys.executable, "-m", "dealctl", "import", str(CASES / "case-19.csv")],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == CASE_19_STDERR
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "deals.db").exists()
+
+
+def test_the_clock_of_an_import_is_the_session_clock(cli: Cli) -> None:
+    cli("import", str(CASES / "case-03.csv"))
+    assert deals(cli)[0]["created_at"] == NOW

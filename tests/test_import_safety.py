@@ -1,0 +1,262 @@
+"""All or nothing: standard input, --report, --skip-invalid, dry runs, re-imports that
+change no byte, a bad last row of a large file, and a progress bar only on a terminal."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import stat
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from dealctl.cli import app
+from dealctl.transfer import DEAL_FIELDS
+from tests.conftest import EXAMPLES, Cli
+
+BOOK = EXAMPLES / "book"
+SAME = (
+    "the same company once 株式会社 / (株) / ㈱ / 有限会社 / (有) / ㈲, full-width letters, case"
+    " and spaces are set aside"
+)
+
+
+def run(*args: str, stdin: bytes | None = None, code: int = 0) -> tuple[str, str]:
+    result = CliRunner().invoke(app, list(args), input=stdin, catch_exceptions=False)
+    assert result.exit_code == code, (result.stdout, result.stderr)
+    return result.stdout, result.stderr
+
+
+def deals(cli: Cli) -> list[dict[str, Any]]:
+    rows = json.loads(cli("export", "deals", "--format", "json"))
+    assert isinstance(rows, list)
+    return rows
+
+
+def table_rows(db: Path) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, ordered: 'the same values'."""
+    conn = sqlite3.connect(db)
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {n: sorted(conn.execute(f'SELECT * FROM "{n}"'), key=repr) for n in names}
+    finally:
+        conn.close()
+
+
+def big_file(path: Path, rows: int, last: dict[str, str] | None = None) -> Path:
+    """A dealctl deals.csv of ``rows`` deals; ``last`` overrides cells of the last one."""
+    with path.open("w", encoding="utf-8", newline="") as stream:
+        writer = csv.DictWriter(stream, DEAL_FIELDS, restval="", lineterminator="\n")
+        writer.writeheader()
+        for n in range(1, rows + 1):
+            row = {
+                "title": f"案件 {n}",
+                "account": f"株式会社テスト{n % 97}",
+                "contact": f"担当 {n % 13}",
+                "stage": ("approach", "hearing", "proposal")[n % 3],
+                "status": "open",
+                "amount": str(n * 1000),
+                "currency": "JPY",
+                "created_at": f"2026-11-{n % 28 + 1:02d}T10:00:00+09:00",
+                "notes": f"call secret{n}@example.com",
+            }
+            if n == rows and last:
+                row.update(last)
+            writer.writerow(row)
+    return path
+
+
+# --- standard input ----------------------------------------------------------------------------
+
+
+def test_import_reads_standard_input(cli: Cli, tmp_path: Path) -> None:
+    data = "商談名,取引先,金額\n新規導入,株式会社サンプル,120万\n".encode("cp932")
+    out, _ = run("import", "-", stdin=data)
+    assert out == (
+        "imported (japanese): 1 deals created, 0 updated, 0 unchanged; 1 accounts, 0 follow-ups,"
+        " 1 stage changes\n"
+        "  read as CP932 (Windows Japanese)\n"
+    )
+    assert [(d["title"], d["amount"]) for d in deals(cli)] == [("新規導入", 1200000)]
+
+
+def test_standard_input_in_every_export_format(cli: Cli, tmp_path: Path) -> None:
+    cli("import", str(BOOK / "deals.csv"))
+    for fmt in ("csv", "tsv", "json", "jsonl"):
+        exported = cli("export", "deals", "--format", fmt).encode("utf-8")
+        db = str(tmp_path / f"{fmt}.db")
+        out, _ = run("--db", db, "import", "-", stdin=exported)
+        assert out.startswith("imported (dealctl): 45 deals created,"), fmt
+        assert cli("--db", db, "export", "deals", "--format", fmt).encode("utf-8") == exported
+
+
+# --- rejected cells: report, skip, dry run -----------------------------------------------------------
+
+
+def test_report_file_lists_every_rejected_cell_and_is_private(
+    cli: Cli, tmp_path: Path, db_path: Path
+) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text(
+        "商談名,金額,完了予定日\nA,12O,2024/4/1\nB,100,4月1日\nC,200,2024/4/3\n", "utf-8"
+    )
+    report = tmp_path / "rejected.csv"
+    cli("import", str(path), "--report", str(report), code=2)
+    assert cli.stderr.endswith(
+        f"dealctl: import stopped: 2 rejected cells; nothing was written (every one in {report})\n"
+    )
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600
+    assert not db_path.exists()
+    with report.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.reader(stream))
+    assert rows == [
+        ["record", "row", "column", "value", "outcome", "reason"],
+        ["1", "2", "金額", "12O", "rejected",
+         "expected a number such as 1,200,000, 1200.50 or 120万, optionally with ¥ $ € £ 円 and"
+         " a sign (-, △, ▲ or parentheses)"],
+        ["2", "3", "完了予定日", "4月1日", "rejected",
+         "the date has no year; write it (2024年4月1日) or give --year"],
+    ]  # fmt: skip
+
+
+def test_skip_invalid_imports_the_valid_rows_and_reports_the_rest(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("商談名,金額\nA,100\nB,12O\nC,300\n", "utf-8")
+    report = tmp_path / "r.csv"
+    out = cli("import", str(path), "--skip-invalid", "--report", str(report))
+    assert out == (
+        "imported (japanese): 2 deals created, 0 updated, 0 unchanged; 0 accounts, 0 follow-ups,"
+        " 2 stage changes\n"
+        "  not imported: 1 rows with rejected cells (--skip-invalid)\n"
+    )
+    assert cli.stderr.startswith("dealctl: record 2 (row 3), column '金額', value '12O': ")
+    assert "dealctl: warning: 1 rows with rejected cells were not imported (every one in" in (
+        cli.stderr
+    )
+    assert [(d["title"], d["amount"]) for d in deals(cli)] == [("A", 100), ("C", 300)]
+    assert len(report.read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_dry_run_says_what_would_be_created_updated_and_merged(
+    cli: Cli, tmp_path: Path, db_path: Path
+) -> None:
+    first = tmp_path / "first.csv"
+    first.write_text("Deal name,Company,Value,External ID\nA,Acme Inc.,100,1\n", "utf-8")
+    cli("import", str(first))
+    before = db_path.read_bytes()
+    later = tmp_path / "later.csv"
+    later.write_text(
+        "Deal name,Company,Value,External ID\nA,ACME,150,1\nB,Acme,50,2\nC,Acme,x,3\n", "utf-8"
+    )
+    out = cli("import", str(later), "--dry-run", "--skip-invalid")
+    assert out == (
+        "dry run, would import (spreadsheet): 1 deals created, 1 updated, 0 unchanged;"
+        " 0 accounts, 0 follow-ups, 1 stage changes\n"
+        "  not imported: 1 rows with rejected cells (--skip-invalid)\n"
+        f"  merged: record 1 (row 2), Company: 'ACME' is account 'Acme Inc.': {SAME}\n"
+        f"  merged: record 2 (row 3), Company: 'Acme' is account 'Acme Inc.': {SAME}\n"
+    )
+    assert cli.stderr == (
+        "dealctl: record 3 (row 4), column 'Value', value 'x': expected a number such as"
+        " 1,200,000, 1200.50 or 120万, optionally with ¥ $ € £ 円 and a sign (-, △, ▲ or"
+        " parentheses)\n"
+        "dealctl: warning: 1 rows with rejected cells were not imported\n"
+        "dealctl: updated: record 1 (row 2), amount: deal #1\n"
+    )
+    assert db_path.read_bytes() == before
+
+
+# --- re-imports ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "source",
+    [BOOK, BOOK / "deals.csv", EXAMPLES.parent.parent / "shared" / "cases" / "case-17.csv"],
+    ids=["book", "deals", "contacts"],
+)
+def test_importing_the_same_file_again_changes_no_byte(
+    cli: Cli, db_path: Path, source: Path
+) -> None:
+    cli("import", str(source))
+    rows = table_rows(db_path)
+    before = db_path.read_bytes()
+    cli("import", str(source))
+    assert table_rows(db_path) == rows  # same row counts, same values
+    assert db_path.read_bytes() == before
+
+
+# --- a bad last row of a large file ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("column", "bad"), [("amount", "12O,000"), ("close_date", "2026-02-30"), ("stage", "nowhere")]
+)
+def test_a_bad_cell_in_the_last_row_of_a_large_file_changes_no_byte(
+    cli: Cli, tmp_path: Path, db_path: Path, column: str, bad: str
+) -> None:
+    cli("import", str(BOOK))
+    before = db_path.read_bytes()
+    rows = table_rows(db_path)
+    path = big_file(tmp_path / "big.csv", 20_000, {column: bad})
+
+    assert cli("import", str(path), code=2) == ""
+
+    lines = cli.stderr.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith(f"dealctl: record 20000, column {column!r}, value {bad!r}: ")
+    assert "secret" not in cli.stderr and "株式会社" not in cli.stderr
+    assert lines[1] == "dealctl: import stopped: 1 rejected cells; nothing was written"
+    assert db_path.read_bytes() == before
+    assert table_rows(db_path) == rows
+    assert not db_path.with_name("deals.db-wal").exists()
+
+
+def test_the_same_large_file_without_the_bad_cell_imports_whole(cli: Cli, tmp_path: Path) -> None:
+    path = big_file(tmp_path / "big.csv", 20_000)
+    out = cli("import", str(path))
+    assert out == (
+        "imported (dealctl): 20000 deals created, 0 updated, 0 unchanged; 97 accounts,"
+        " 0 follow-ups, 20000 stage changes\n"
+    )
+    assert cli("list", "--status", "all", "-q").split()[-1] == "20000"
+    # "担当 k" at "株式会社テストa" for every k < 13 and a < 97 (13 and 97 are coprime).
+    assert len(json.loads(cli("export", "contacts", "--format", "json"))) == 13 * 97
+
+
+# --- progress ------------------------------------------------------------------------------------
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(cli: Cli, tmp_path: Path) -> None:
+    path = big_file(tmp_path / "big.csv", 6000)
+    cli("import", str(path))
+    assert cli.stderr.startswith("dealctl: created database")
+    assert "\x1b" not in cli.stderr and "import:" not in cli.stderr
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_bar_on_a_terminal_for_large_files(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dealctl.commands import transfer
+
+    screen = _Terminal()
+    monkeypatch.setattr(sys, "stderr", screen)
+    with transfer._progress() as tick:
+        assert tick is not None
+        tick("checking", 10, 100)  # a small file: no bar
+        assert screen.getvalue() == ""
+        tick("checking", 2000, 6000)
+        tick("checking", 6000, 6000)
+        tick("writing", 6000, 6000)
+    shown = screen.getvalue()
+    assert "import: checking" in shown and "import: writing" in shown
+    assert "6000/6000" in shown
