@@ -14,7 +14,7 @@ from dealctl.errors import InvalidInput
 from dealctl.render import Column, Output
 
 account_app = typer.Typer(
-    help="Accounts (companies): the whole relationship with one customer.",
+    help="Accounts: the whole relationship with one customer.",
     no_args_is_help=True,
 )
 app.add_typer(account_app, name="account")
@@ -73,7 +73,9 @@ def account_add(
     force: ForceOpt = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the number.")] = False,
 ) -> None:
-    """Add an account (a name matching an existing account is refused, naming it).
+    """Add an account (a company).
+
+    A name that matches an existing account is refused, naming it, unless --force.
 
     Example: dealctl account add 株式会社サンプル --notes "製造業・従業員300名"
     """
@@ -92,7 +94,9 @@ def account_edit(
     notes: NotesOpt = None,
     force: ForceOpt = False,
 ) -> None:
-    """Rename an account or change its notes (an empty value clears the notes).
+    """Rename an account or change its notes.
+
+    An empty --notes clears the notes.
 
     Example: dealctl account edit 3 --name "株式会社サンプル ホールディングス"
     """
@@ -112,7 +116,7 @@ def account_list(
     fmt: FormatOption = None,
     show_all: AllOption = False,
 ) -> None:
-    """List accounts with their open, won and lost deals and contacts.
+    """List accounts with their deals and contacts.
 
     Example: dealctl account list --search サンプル
     """
@@ -131,7 +135,7 @@ def account_dupes(
     fmt: FormatOption = None,
     show_all: AllOption = False,
 ) -> None:
-    """List accounts that are likely the same company, in groups to merge.
+    """List likely duplicate accounts, in groups.
 
     Names are compared after normalisation: full-width and half-width forms, case,
     spacing and 株式会社 / (株) / ㈱ / Inc. variants (match "exact"), and also without
@@ -162,10 +166,11 @@ def account_merge(
         list[str], typer.Argument(help="Accounts to merge into it.", show_default=False)
     ],
 ) -> None:
-    """Merge accounts into the first: their deals and contacts move, they are deleted.
+    """Merge accounts into the first one given.
 
-    Everything is in the change log (dealctl history), and a name merged away keeps
-    leading to the account it went into.
+    Their deals and contacts move to it and they are deleted. Everything is in the
+    change log (dealctl history), and a name merged away keeps leading to the account
+    it went into.
     Example: dealctl account merge 1 2 5
     """
     from dealctl import accounts
@@ -188,7 +193,9 @@ def account_show(
     account: AccountArg,
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="text or json.")] = None,
 ) -> None:
-    """Show an account: its deals, totals per currency, contacts and roles, last contact.
+    """Show an account: deals, totals and people.
+
+    Every deal, totals per currency, the contacts and their roles, the last contact.
 
     Example: dealctl account show サンプル
     """

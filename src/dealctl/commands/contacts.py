@@ -55,7 +55,9 @@ def contact_add(
     notes: NotesOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the number.")] = False,
 ) -> None:
-    """Add a contact (an e-mail address another contact has is refused, naming them).
+    """Add a contact (a person at an account).
+
+    An e-mail address another contact has is refused, naming them.
 
     Example: dealctl contact add 山田太郎 -a サンプル --email yamada@sample.co.jp --title 部長
     """
@@ -79,7 +81,9 @@ def contact_edit(
     title: JobOpt = None,
     notes: NotesOpt = None,
 ) -> None:
-    """Change any field of a contact (an empty value clears it).
+    """Change any field of a contact.
+
+    An empty value clears a field.
 
     Example: dealctl contact edit 5 --title 本部長 --phone 03-1234-5678
     """
@@ -116,7 +120,7 @@ def contact_list(
     fmt: FormatOption = None,
     show_all: AllOption = False,
 ) -> None:
-    """List contacts with their account, the deals they are on and their roles.
+    """List contacts with their deals and roles.
 
     Example: dealctl contact list --account サンプル --role decision-maker
     """
@@ -136,7 +140,7 @@ def contact_show(
     contact: ContactArg,
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="text or json.")] = None,
 ) -> None:
-    """Show a contact and the deals they are on, with their role on each.
+    """Show a contact and their roles on deals.
 
     Example: dealctl contact show yamada@sample.co.jp
     """

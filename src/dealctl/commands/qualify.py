@@ -31,7 +31,9 @@ def qualify(
     ] = None,
     fmt: Annotated[str | None, typer.Option("--format", "-f", help="text or json.")] = None,
 ) -> None:
-    """Record a deal's qualification (BANT) and print its score, 0-4, with what is missing.
+    """Record or show a deal's BANT and its score.
+
+    The score is 0-4, the parts known, followed by what is missing.
 
     With no option it only prints. An empty value clears one part. A decision maker on
     the committee (dealctl stakeholder add) counts as authority.

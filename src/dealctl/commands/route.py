@@ -12,7 +12,7 @@ from dealctl.commands.rows import emit_rows
 from dealctl.render import Column
 
 route_app = typer.Typer(
-    help="Approval routes (稟議): ordered steps on a deal, checked off with dates.",
+    help="Approval routes (稟議): steps checked off with dates.",
     no_args_is_help=True,
 )
 app.add_typer(route_app, name="route")
@@ -62,7 +62,9 @@ def route_set(
         bool, typer.Option("--replace", help="Replace the deal's route (its dates go too).")
     ] = False,
 ) -> None:
-    """Give a deal its approval route, typed or copied from a template in the config.
+    """Give a deal its approval route.
+
+    Type the steps, or copy them from a template in the config.
 
     Templates are in the config ([routes]); ringi is 現場承認 → 課長決裁 → 本部長承認 →
     稟議書 → 契約.
@@ -84,7 +86,9 @@ def route_add(
         str | None, typer.Option("--before", help="Put it before this step (not yet done).")
     ] = None,
 ) -> None:
-    """Add a step to a deal's route: at the end, or before a step not yet done.
+    """Add a step to a deal's route.
+
+    At the end, or with --before before a step not yet done.
 
     Example: dealctl route add 12 法務確認 --before 稟議書
     """
@@ -102,7 +106,9 @@ def route_remove(
     step: Annotated[str | None, typer.Argument(help="Step number or name.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Remove the whole route.")] = False,
 ) -> None:
-    """Remove a step from a deal's route (the others close up), or the whole route.
+    """Remove a step, or the whole route.
+
+    The steps after it close up, keeping their dates.
 
     Example: dealctl route remove 12 本部長承認
     """
@@ -124,7 +130,9 @@ def route_check(
     on: Annotated[str | None, typer.Option("--date", help="When it was approved (today).")] = None,
     note: Annotated[str | None, typer.Option("--note", help="A note on the step.")] = None,
 ) -> None:
-    """Check off the current step of a deal's route, with the date it was approved.
+    """Check off the current step, with its date.
+
+    Steps are approved in order: the current step is the first one not done.
 
     Example: dealctl route check 12 --date 2026-12-01 --note "課長OK"
     """
@@ -143,7 +151,7 @@ def route_uncheck(
         str | None, typer.Argument(help="The step (default: the last one done).")
     ] = None,
 ) -> None:
-    """Reopen the last step done on a deal's route.
+    """Reopen the last step done.
 
     Example: dealctl route uncheck 12
     """
@@ -160,7 +168,9 @@ def route_show(
     deal: DealArg,
     fmt: FormatOption = None,
 ) -> None:
-    """List a deal's route steps in order: done (with the date), current or pending.
+    """List a deal's route steps in order.
+
+    Each is done (with its date), current (where the deal is) or pending.
 
     Example: dealctl route show 12
     """
@@ -190,7 +200,7 @@ def route_list(
     fmt: FormatOption = None,
     show_all: AllOption = False,
 ) -> None:
-    """List the deals that have a route, and where each one is on it.
+    """List deals with a route, and where each is.
 
     Example: dealctl route list --format csv
     """

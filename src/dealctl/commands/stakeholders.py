@@ -66,7 +66,7 @@ def stakeholder_add(
     ],
     note: Annotated[str | None, typer.Option("--note", help="Note on their part.")] = None,
 ) -> None:
-    """Put a contact on a deal's buying committee with a role.
+    """Put a contact on a deal's committee.
 
     Roles (configurable, dealctl config get stakeholders.roles): information-gatherer,
     key-person, decision-maker, approver, influencer, user. One contact may hold
@@ -102,7 +102,9 @@ def stakeholder_remove(
         str | None, typer.Option("--role", "-r", help="Only this role (default: every role).")
     ] = None,
 ) -> None:
-    """Take a contact off a deal's committee (one role, or all of theirs).
+    """Take a contact off a deal's committee.
+
+    One role with --role, otherwise every role they hold on the deal.
 
     Example: dealctl stakeholder remove 12 山田太郎 --role approver
     """
@@ -127,7 +129,9 @@ def stakeholder_list(
     fmt: FormatOption = None,
     show_all: AllOption = False,
 ) -> None:
-    """List the buying committee: one row per contact and role, by deal.
+    """List the buying committee of deals.
+
+    One row per contact and role, by deal.
 
     With a deal at or past the configured stage (default: proposal) and no decision
     maker, a warning says so on stderr.
