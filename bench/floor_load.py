@@ -17,11 +17,26 @@ import csv
 import json
 import sqlite3
 import sys
-import uuid
+import time
 from datetime import datetime
 
 
+class _Ids:
+    """Time-ordered UUID version 7 text, as dealctl's ids are: new rows land at the end
+    of each primary-key index (random ids would make the floor slower than it is)."""
+
+    def __init__(self) -> None:
+        self.base = (time.time_ns() // 1_000_000) << 80 | 0x7 << 76 | 0b10 << 62
+        self.count = 0
+
+    def __call__(self) -> str:
+        self.count += 1
+        text = f"{self.base | self.count:032x}"
+        return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 def main(db: str, path: str) -> int:
+    new_id = _Ids()
     conn = sqlite3.connect(db, isolation_level=None)
     at = datetime.now().astimezone().isoformat(timespec="seconds")
     stages: dict[tuple[str, str], tuple[str, str]] = {}
@@ -33,7 +48,7 @@ def main(db: str, path: str) -> int:
         stages[(pkey, skey)] = (pid, sid)
         if kind == "open":
             last_open[pkey] = sid
-    command_id = str(uuid.uuid4())
+    command_id = new_id()
     accounts: dict[str, str] = {}
     contacts: dict[tuple[str, str], str] = {}
     account_rows, contact_rows, deal_rows, move_rows, change_rows = [], [], [], [], []
@@ -47,7 +62,7 @@ def main(db: str, path: str) -> int:
             if values["account"]:
                 account_id = accounts.get(values["account"])
                 if account_id is None:
-                    account_id = accounts[values["account"]] = str(uuid.uuid4())
+                    account_id = accounts[values["account"]] = new_id()
                     account_rows.append(
                         (account_id, len(accounts), values["account"], values["account"], at, at)
                     )
@@ -57,7 +72,7 @@ def main(db: str, path: str) -> int:
                 key = (account_id or "", values["contact"])
                 contact_id = contacts.get(key)
                 if contact_id is None:
-                    contact_id = contacts[key] = str(uuid.uuid4())
+                    contact_id = contacts[key] = new_id()
                     contact_rows.append(
                         (
                             contact_id,
@@ -71,7 +86,7 @@ def main(db: str, path: str) -> int:
                     )
                     change_rows.append(("contact", contact_id, values["contact"]))
             pipeline_id, stage_id = stages[(values["pipeline"], values["stage"])]
-            deal_id = values["id"] or str(uuid.uuid4())
+            deal_id = values["id"] or new_id()
             deal_rows.append(
                 (
                     deal_id,
@@ -104,13 +119,11 @@ def main(db: str, path: str) -> int:
             )
             change_rows.append(("deal", deal_id, f"#{values['number']}"))
             entered = last_open[values["pipeline"]] if values["status"] == "won" else stage_id
-            move_rows.append(
-                (str(uuid.uuid4()), deal_id, None, entered, None, "open", values["created_at"])
-            )
+            move_rows.append((new_id(), deal_id, None, entered, None, "open", values["created_at"]))
             if values["status"] != "open":
                 move_rows.append(
                     (
-                        str(uuid.uuid4()),
+                        new_id(),
                         deal_id,
                         entered,
                         stage_id,
@@ -150,7 +163,7 @@ def main(db: str, path: str) -> int:
     conn.executemany(
         "INSERT INTO changes (id, command_id, entity, entity_id, field, old, new, at)"
         " VALUES (?, ?, ?, ?, 'created', NULL, ?, ?)",
-        [(str(uuid.uuid4()), command_id, e, i, new, at) for e, i, new in change_rows],
+        [(new_id(), command_id, e, i, new, at) for e, i, new in change_rows],
     )
     conn.execute("COMMIT")
     conn.close()
