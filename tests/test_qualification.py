@@ -101,6 +101,8 @@ def test_qualify_records_each_part_and_scores_what_is_known(cli: Cli) -> None:
         ("budget_currency", "JPY", None),
         ("timing", "2027-03", None),
     ]
+    cli("undo")  # dealctl undo puts the budget and the timing back
+    assert _json(cli, "qualify", "1")["score"] == 4
 
 
 @pytest.mark.parametrize(

@@ -436,3 +436,22 @@ def test_documented_columns_match(cli: Cli) -> None:
     assert documented["stakeholder list"] == STAKEHOLDER_COLUMNS
     assert documented["route show"] == STEP_COLUMNS
     assert documented["route list"] == ROUTE_COLUMNS
+
+
+def test_dealctl_undo_reverts_each_committee_command(cli: Cli) -> None:
+    cli("add", "基幹", "--account", "サンプル", "--stage", "proposal")
+    cli("stakeholder", "add", "1", "山田", "--role", "decision-maker")
+    assert _flagged(cli) == []
+    cli("undo")  # the role and the contact made for it are gone
+    assert (_flagged(cli), _json(cli, "contact", "list")) == ([1], [])
+    cli("route", "set", "1", "現場承認", "契約")
+    cli("route", "check", "1", "--date", "2026-12-01")
+    cli("route", "add", "1", "課長決裁", "--before", "契約")
+    cli("undo")
+    assert _steps(cli) == [(1, "現場承認", "done", "2026-12-01"), (2, "契約", "current", None)]
+    cli("undo")
+    assert _steps(cli)[0] == (1, "現場承認", "current", None)
+    cli("contact", "add", "佐藤", "-e", "sato@example.com")
+    cli("contact", "edit", "佐藤", "--email", "")
+    cli("undo")
+    assert [c["email"] for c in _json(cli, "contact", "list")] == ["sato@example.com"]
