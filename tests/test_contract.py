@@ -13,6 +13,8 @@ import json
 import os
 import pty
 import re
+import shutil
+import sqlite3
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -129,6 +131,8 @@ EXPORT_STAGE_CHANGES = (
     "to_status",
     "at",
 )
+UNDO_COLUMNS = ("step", "id", "at", "command", "args", "created", "changed")
+DOCTOR_COLUMNS = ("check", "table", "number", "id", "problem", "fix")
 DIGEST_KEYS = (
     "date",
     "generated_at",
@@ -158,9 +162,12 @@ PINNED: dict[tuple[str, ...], tuple[tuple[str, ...], str]] = {
     ("export", "contacts"): (EXPORT_CONTACTS, "contacts"),
     ("export", "activities"): (EXPORT_ACTIVITIES, "activities"),
     ("export", "stage-changes"): (EXPORT_STAGE_CHANGES, "stage-changes"),
+    ("undo", "--list"): (UNDO_COLUMNS, "undo --list"),
 }
 # Commands with --format that print one document rather than rows; pinned by their own tests.
 DOCUMENTS = {"show", "digest", "account show", "contact show", "qualify"}
+# Pinned by a test of its own below (its rows need a damaged book).
+PINNED_APART = {"doctor"}
 # Listings whose columns their own tests pin as literals (tests/test_accounts.py,
 # tests/test_stakeholders.py) against docs/output.md; here every machine format of each is
 # checked against that same documented table. Command line -> label in docs/output.md.
@@ -265,10 +272,32 @@ def _documented_tables() -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in tables.items()}
 
 
+@pytest.mark.parametrize("fmt", MACHINE_FORMATS)
+def test_doctor_lists_problems_with_the_pinned_columns(
+    cli: Cli, book: Path, tmp_path: Path, fmt: str
+) -> None:
+    damaged = tmp_path / "damaged.db"
+    shutil.copy2(book, damaged)
+    with sqlite3.connect(damaged) as conn:  # three numbers used twice: three problems
+        for table in ("deals", "accounts", "contacts"):
+            conn.execute(f"UPDATE {table} SET number = 1 WHERE number = 2")
+    conn.close()
+    header, rows = _rows(cli("--db", str(damaged), "doctor", "--format", fmt, code=1), fmt)
+    assert cli.stderr == "dealctl: doctor found 3 problems\n"
+    assert len(rows) == 3
+    if header is not None:
+        assert tuple(header) == DOCTOR_COLUMNS
+        assert all(len(cells) == len(DOCTOR_COLUMNS) for cells in rows)
+    else:
+        assert all(tuple(keys) == DOCTOR_COLUMNS for keys in rows)
+    assert cli("--db", str(book), "doctor", "--format", "csv") == ",".join(DOCTOR_COLUMNS) + "\n"
+
+
 def test_docs_list_exactly_the_pinned_columns() -> None:
     documented = _documented_tables()
     for columns, label in PINNED.values():
         assert sum((documented[part] for part in label.split("+")), ()) == columns, label
+    assert documented["doctor"] == DOCTOR_COLUMNS
     assert documented["digest --format json"] == DIGEST_KEYS
     assert documented["sections"] == ("idle_days", "note")
 
@@ -276,7 +305,7 @@ def test_docs_list_exactly_the_pinned_columns() -> None:
 def test_every_listing_command_is_pinned() -> None:
     group = typer.main.get_command(app)
     pinned = {c[0] for c in PINNED} | {" ".join(c[:2]) for c in PINNED} | DOCUMENTS
-    pinned |= set(PINNED_ELSEWHERE)
+    pinned |= set(PINNED_ELSEWHERE) | PINNED_APART
     seen = []
     for name, command in group.commands.items():  # type: ignore[attr-defined]
         subcommands = getattr(command, "commands", None)
