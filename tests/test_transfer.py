@@ -10,8 +10,10 @@ import json
 import stat
 from collections import Counter
 from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
 from functools import cache
 from pathlib import Path
+from statistics import median
 from typing import Any
 
 import pytest
@@ -46,6 +48,13 @@ MAVEN_STAGE = {
 
 
 # --- helpers ----------------------------------------------------------------------------------
+
+
+def _mean(values: list[int]) -> float | None:
+    """The mean to one decimal place, halves up (docs/analytics.md)."""
+    if not values:
+        return None
+    return float((Decimal(sum(values)) / len(values)).quantize(Decimal("0.1"), ROUND_HALF_UP))
 
 
 @cache
@@ -229,6 +238,7 @@ def test_maven_pipeline_and_funnel_equal_figures_from_the_csv(cli: Cli) -> None:
                 "amount": amount,
                 "weighted_amount": weighted + (remainder * 2 >= 100),
                 "stale": sum(1 for days in idle if rot_days is not None and days > rot_days),
+                "avg_idle_days": _mean(idle),
             }
         )
     pipeline = json.loads(cli("pipeline", "--format", "json"))
@@ -243,6 +253,24 @@ def test_maven_pipeline_and_funnel_equal_figures_from_the_csv(cli: Cli) -> None:
     # won deals reached contract.
     furthest = Counter(POSITION[MAVEN_STAGE[r["deal_stage"]][0]] for r in rows)
     lost_from = Counter(MAVEN_STAGE[r["deal_stage"]][0] for r in rows if r["deal_stage"] == "Lost")
+
+    # Days in stage: Prospecting deals are open at approach since they were imported (today),
+    # Engaging ones at hearing since engage_date; won and lost deals spent engage_date to
+    # close_date at hearing. No deal visits proposal or negotiation.
+    def engaged(row: dict[str, str]) -> date:
+        return date.fromisoformat(row["engage_date"]) if row["engage_date"] else TODAY
+
+    closed_days = [
+        (date.fromisoformat(r["close_date"]) - engaged(r)).days
+        for r in rows
+        if r["deal_stage"] in ("Won", "Lost")
+    ]
+    so_far = {
+        key: [
+            (TODAY - engaged(r)).days for r in rows if MAVEN_STAGE[r["deal_stage"]] == (key, "open")
+        ]
+        for key, *_ in B2B
+    }
     expected_funnel = []
     for index, (key, name, _, _, _) in enumerate(B2B):
         reached = sum(n for pos, n in furthest.items() if pos >= index)
@@ -260,6 +288,10 @@ def test_maven_pipeline_and_funnel_equal_figures_from_the_csv(cli: Cli) -> None:
                 "moved_on": moved,
                 "lost": lost_from[key],
                 "conversion_pct": None if moved is None else round(100 * moved / reached, 1),
+                "median_days": float(median(closed_days)) if key == "hearing" else None,
+                "mean_days": _mean(closed_days) if key == "hearing" else None,
+                "open_now": len(so_far[key]) if key != "contract" else None,
+                "median_days_so_far": float(median(so_far[key])) if so_far[key] else None,
             }
         )
     funnel = json.loads(cli("funnel", "--format", "json"))

@@ -57,6 +57,30 @@ DEFAULTS: dict[str, Any] = {
         "no-response": "音信不通",
         "other": "その他",
     },
+    # `dealctl next`: score = Σ coefficient × term (docs/analytics.md#priority). The due
+    # term ramps from 0 when due `due_far_days` or more ahead to 1 at `due_overdue_days` late.
+    "priority": {
+        "due": 12.0,
+        "probability": 4.0,
+        "size": 3.0,
+        "stale": 5.0,
+        "no_next_action": 6.0,
+        "qualification": 2.0,
+        "hot": 4.0,
+        "due_far_days": 14,
+        "due_overdue_days": 7,
+    },
+    # `dealctl revisit`: months after which a deal lost for each reason is worth another try
+    # (掘り起こし); a reason left out is never suggested.
+    "revisit": {
+        "price": 6,
+        "competitor": 12,
+        "timing": 3,
+        "no-budget": 12,
+        "no-decision": 6,
+        "no-response": 6,
+        "other": 12,
+    },
     # The buying committee: roles a contact can hold on a deal (key = display name), which
     # role decides, and the stage from which a deal without a decision maker is flagged.
     "stakeholders": {
@@ -143,6 +167,16 @@ class Config:
     @property
     def lost_reasons(self) -> dict[str, str]:
         return {str(k): str(v) for k, v in self.data["lost_reasons"].items()}
+
+    @property
+    def priority(self) -> dict[str, float]:
+        """``[priority]``: term coefficients and the due ramp's ends (checked by :func:`load`)."""
+        return {str(k): float(v) for k, v in self.data["priority"].items()}
+
+    @property
+    def revisit_months(self) -> dict[str, int]:
+        """``[revisit]``: months after a loss, per lost reason, before a deal is worth a retry."""
+        return {str(k): int(v) for k, v in self.data["revisit"].items()}
 
 
 def config_path(environ: Mapping[str, str]) -> Path:
@@ -235,7 +269,38 @@ def load(environ: Mapping[str, str] | None = None) -> Config:
     pipelines = {str(k): _pipeline(path, str(k), v) for k, v in data["pipelines"].items()}
     if data["pipeline"] not in pipelines:
         raise ConfigError(f"config {path}: default pipeline {data['pipeline']!r} is not defined")
+    _check_priority(path, data.get("priority"))
+    _check_revisit(path, data.get("revisit"), data["lost_reasons"])
     return Config(path=path, data=data, pipelines=pipelines)
+
+
+def _check_priority(path: Path, table: Any) -> None:
+    """``[priority]``: known keys only (a typo would silently weigh nothing), numbers only."""
+    known = DEFAULTS["priority"]
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"config {path}: priority must be a table of coefficients")
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(
+                f"config {path}: unknown priority key {key!r}: use {', '.join(known)}"
+            )
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"config {path}: priority.{key} must be a number")
+        if key.endswith("_days") and (not isinstance(value, int) or value < 0):
+            raise ConfigError(f"config {path}: priority.{key} must be a whole number of days")
+
+
+def _check_revisit(path: Path, table: Any, reasons: Mapping[str, Any]) -> None:
+    """``[revisit]``: whole months (0 or more) for configured lost reasons."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"config {path}: revisit must be a table of lost reason = months")
+    for key, value in table.items():
+        if key not in reasons:
+            raise ConfigError(
+                f"config {path}: revisit.{key} is not a lost reason: use {', '.join(reasons)}"
+            )
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ConfigError(f"config {path}: revisit.{key} must be a whole number of months")
 
 
 def get_value(config: Config, key: str) -> Any:

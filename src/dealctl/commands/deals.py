@@ -317,6 +317,7 @@ def show(
     from dealctl.analytics import deal_row
     from dealctl.commands.card import extras as committee
     from dealctl.deals import resolve
+    from dealctl.priority import breakdown
     from dealctl.queries import timeline
 
     with reading(ctx) as session:
@@ -330,6 +331,7 @@ def show(
             closed_at=row["closed_at"],
         )
         events = timeline(session, row["id"])
+        card["priority"] = breakdown(session, row["id"])
         card.update(committee(session, row))
     out = output_for(ctx)
     if fmt == "json":
@@ -342,6 +344,19 @@ def show(
     _print_card(out, card, events)
 
 
+SOURCES = {"deal": "set by hand", "stage": "the stage's", "outcome": "closed"}
+
+
+def _print_priority(out: Output, priority: dict[str, Any]) -> None:
+    """The score of `dealctl next`, term by term: points = coefficient × value."""
+    out.line(f"{'Priority':<12}{priority['score']:.2f}")
+    for term in priority["terms"]:
+        out.line(
+            f"  {term['term']:<15}{term['points']:>7.2f} = {term['coefficient']:g}"
+            f" × {term['value']:.3f}  {term['detail']}"
+        )
+
+
 def _print_card(out: Output, card: dict[str, Any], events: list[dict[str, Any]]) -> None:
     from dealctl.commands.card import print_extras
 
@@ -351,7 +366,7 @@ def _print_card(out: Output, card: dict[str, Any], events: list[dict[str, Any]])
         ("Contact", card["contact"]),
         ("Stage", f"{card['stage']} ({card['stage_name']}) · {card['status']}"),
         ("Amount", money_text(card) or None),
-        ("Probability", f"{card['probability']}%"),
+        ("Probability", f"{card['probability']}% ({SOURCES[card['probability_source']]})"),
         ("Close", card["close_date"]),
         ("Next", f"{card['next_action']} — due {due_text(card)}" if card["next_action"] else None),
         ("Owner", card["owner"]),
@@ -372,6 +387,8 @@ def _print_card(out: Output, card: dict[str, Any], events: list[dict[str, Any]])
         if value:
             out.line(f"{label:<12}{value}")
     print_extras(out, card)  # committee, BANT, approval route
+    if card.get("priority"):
+        _print_priority(out, card["priority"])
     out.line()
     out.line("Timeline")
     for event in events:
