@@ -422,6 +422,32 @@ def test_backup_never_overwrites_by_accident(cli: Cli, db_path: Path, tmp_path: 
     assert cli("backup", str(folder)) == f"{folder / 'deals-20261203-090000.db'}\n"
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("export", "deals", "-o", "{db}"),
+        ("export", "deals", "-o", "{db}-wal"),
+        ("export", "activities", "--output", "./{name}"),
+        ("calendar", "-o", "{db}"),
+        ("import", str(EXAMPLES / "book"), "--report", "{db}"),
+        ("import", str(EXAMPLES / "book"), "--dry-run", "--report", "{db}-shm"),
+        ("backup", "{db}"),
+        ("backup", "{db}-wal", "--force"),
+    ],
+    ids=lambda a: " ".join(a[:1] + a[-2:-1]),
+)
+def test_no_command_writes_a_file_over_the_database(
+    cli: Cli, db_path: Path, monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...]
+) -> None:
+    cli("add", "A", "--next", "call", "--due", "fri")
+    monkeypatch.chdir(db_path.parent)
+    before = full_dump(db_path)
+    cli(*(a.format(db=db_path, name=db_path.name) for a in args), code=2)
+    assert cli.stderr.endswith("is the database itself: choose another file\n"), cli.stderr
+    assert cli.stderr.count("\n") == 1
+    assert full_dump(db_path) == before
+
+
 # --- doctor --------------------------------------------------------------------------------------
 
 
@@ -636,6 +662,8 @@ SQL_FSTRINGS = {
     ("accounts.py", ("_STATUS_ORDER",)),
     ("analytics.py", ("_IDLE_SQL",)),
     ("analytics.py", ("marks",)),
+    ("analytics.py", ("position",)),
+    ("analytics.py", ("index", "index")),
     ("catalogue.py", ("table", "column")),
     ("deals.py", ("table",)),
     ("deals.py", ("columns", "marks")),

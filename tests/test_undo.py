@@ -244,3 +244,64 @@ def test_undone_import_leaves_exports_empty_and_redo_brings_every_row_back(
         assert cli("export", kind).count("\n") == 1, kind  # the header only
     cli("undo", "--redo")
     assert {k: cli("export", k) for k in exports} == exports
+
+
+# Write commands of every noun, in an order where each has something to work on.
+OTHER_WRITES = [
+    ("account", "add", "Acme-Systems"),
+    ("account", "add", "株式会社サンプル", "--notes", "製造業"),
+    ("account", "edit", "36", "--name", "Acme Two"),
+    ("account", "merge", "1", "36"),
+    ("contact", "add", "山田太郎", "-a", "株式会社山城精機", "--email", "yamada@example.jp"),
+    ("contact", "edit", "yamada@example.jp", "--title", "本部長"),
+    ("stakeholder", "add", "5", "山田太郎", "--role", "decision-maker"),
+    ("stakeholder", "remove", "5", "山田太郎", "--role", "decision-maker"),
+    ("qualify", "5", "--budget", "500万", "--need", "在庫管理", "--timing", "2027-03"),
+    ("route", "set", "5", "--template", "ringi"),
+    ("route", "check", "5", "--date", "2026-12-01"),
+    ("route", "uncheck", "5"),
+    ("route", "add", "5", "法務確認", "--before", "稟議書"),
+    ("route", "remove", "5", "法務確認"),
+]
+
+
+def test_every_noun_s_write_commands_are_undone_and_redone_exactly(cli: Cli, db_path: Path) -> None:
+    """Undo knows no command: accounts, contacts, stakeholders, BANT and routes included."""
+    cli("import", str(EXAMPLES / "book"))
+    for args in OTHER_WRITES:
+        before = live_state(db_path)
+        cli(*args)
+        after = live_state(db_path)
+        assert after != before, args
+        name = " ".join(args[:1] if args[0] == "qualify" else args[:2])
+        assert cli("undo").startswith(f"undid {name} "), args
+        assert live_state(db_path) == before, args
+        cli("undo", "--redo")
+        assert live_state(db_path) == after, args
+
+
+def test_an_import_that_updates_and_fills_in_is_undone_exactly(
+    cli: Cli, db_path: Path, tmp_path: Path
+) -> None:
+    """Re-imports change stored deals and fill in what a contact lacked: all taken back."""
+    cli("import", str(EXAMPLES / "book"))
+    cli("add", "Walk-in", "-a", "Acme", "--contact", "Bob")
+    exported = tmp_path / "deals.csv"
+    cli("export", "deals", "-o", str(exported))
+    text = exported.read_text(encoding="utf-8")
+    changed = text.replace(",4800000,JPY,", ",4900000,JPY,").replace(",open,", ",lost,", 1)
+    exported.write_text(changed, encoding="utf-8")
+    filled = tmp_path / "fill.csv"
+    filled.write_text(
+        "deal,account,contact,email,stage\nNew,Acme,Bob,bob@example.com,approach\n",
+        encoding="utf-8",
+    )
+    for path in (exported, filled):
+        before = live_state(db_path)
+        cli("import", str(path))
+        after = live_state(db_path)
+        assert after != before, path
+        cli("undo")
+        assert live_state(db_path) == before, path
+        cli("undo", "--redo")
+        assert live_state(db_path) == after, path

@@ -84,6 +84,23 @@ def _create_file(path: Path) -> None:
     os.close(fd)
 
 
+def is_database_file(path: Path | str, database: Path) -> bool:
+    """Whether writing ``path`` would overwrite the database or one of its companion files
+    (``-wal``, ``-shm``, ``-journal``): commands that write a file refuse those."""
+    try:
+        target = Path(path).expanduser().resolve()
+        base = database.expanduser().resolve()
+    except (OSError, RuntimeError):
+        return False
+    names = {base.name, *(base.name + suffix for suffix in ("-wal", "-shm", "-journal"))}
+    if target.parent == base.parent and target.name in names:
+        return True
+    try:
+        return target.exists() and base.exists() and target.samefile(base)
+    except OSError:
+        return False
+
+
 def translate(exc: sqlite3.Error, path: Path) -> Exception:
     """The dealctl error for a low-level SQLite failure."""
     message = str(exc)

@@ -91,6 +91,7 @@ def calendar(
     with reading(ctx) as session:
         deals = ical.next_actions(session, owner)
         zone = getattr(session.zone, "key", None) or str(session.zone)
+        database = session.store.path
     data = ical.calendar_bytes(deals, zone_name=zone)
     if output is None:
         # iCalendar is UTF-8 with CRLF line ends, whatever the locale says.
@@ -98,6 +99,10 @@ def calendar(
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
         return
+    from dealctl.storage import is_database_file
+
+    if is_database_file(output, database):
+        raise InvalidInput(f"{output} is the database itself: choose another file")
     try:
         fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(fd, 0o600)

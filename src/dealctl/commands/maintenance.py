@@ -113,13 +113,14 @@ def backup(
     Example: dealctl backup ~/backups/
     """
     from dealctl.doctor import check_copy
+    from dealctl.storage import is_database_file
 
     with reading(ctx) as session:
         source = session.store.path
         target = path.expanduser()
         if target.is_dir():
             target = target / f"{source.stem}-{session.now.strftime('%Y%m%d-%H%M%S')}.db"
-        if target.exists() and target.resolve() == source.resolve():
+        if is_database_file(target, source):
             raise InvalidInput(f"{target} is the database itself: choose another file")
         if target.exists() and not force:
             raise InvalidInput(f"{target} exists: pass --force to replace it")

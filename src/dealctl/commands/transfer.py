@@ -151,7 +151,10 @@ def _run_import(
     report_path: Path | None,
 ) -> ImportReport:
     from dealctl.importing import import_file, write_report
+    from dealctl.storage import is_database_file
 
+    if report_path is not None and is_database_file(report_path, session.store.path):
+        raise InvalidInput(f"{report_path} is the database itself: choose another file")
     report = import_file(session, path, options, progress=progress)
     if report_path is not None:
         write_report(report_path, report)
@@ -328,6 +331,10 @@ def export(
             write(session, sys.stdout.buffer)
             sys.stdout.buffer.flush()
             return
+        from dealctl.storage import is_database_file
+
+        if is_database_file(output, session.store.path):
+            raise InvalidInput(f"{output} is the database itself: choose another file")
         count = _write_file(output, lambda stream: write(session, stream))
     sys.stderr.write(f"dealctl: wrote {count} {kind} to {output}\n")
 

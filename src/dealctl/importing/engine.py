@@ -1389,6 +1389,10 @@ class Writer:
                         "UPDATE contacts SET email_key = ? WHERE id = ?",
                         (email_key(value), contact.id),
                     )
+                    # logged too, so that undo clears it with the e-mail
+                    self.store.log_change(
+                        "contact", contact.id, "email_key", None, email_key(value), self.stamp
+                    )
                 self.store.log_change("contact", contact.id, column, None, value, self.stamp)
 
     def _new_row(self, item: Built) -> dict[str, Any]:
