@@ -305,3 +305,30 @@ def test_an_import_that_updates_and_fills_in_is_undone_exactly(
         assert live_state(db_path) == before, path
         cli("undo", "--redo")
         assert live_state(db_path) == after, path
+
+
+def test_a_file_naming_deals_removed_by_undo_is_refused_not_silently_matched(
+    cli: Cli, db_path: Path, tmp_path: Path
+) -> None:
+    """Importing again, after an undo, a book that carries ids must not 'update' deleted deals."""
+    cli("import", str(EXAMPLES / "book"))
+    book = tmp_path / "book"
+    book.mkdir()
+    for kind, name in (("deals", "deals"), ("activities", "activities"),
+                       ("stage-changes", "stage-changes")):  # fmt: skip
+        cli("export", kind, "-o", str(book / f"{name}.csv"))
+    other = tmp_path / "other.db"
+    cli("--db", str(other), "import", str(book))
+    cli("--db", str(other), "undo")
+    before = live_state(other)
+    cli("--db", str(other), "import", str(book), code=2)
+    assert cli.stderr.endswith("import stopped: 45 rejected cells; nothing was written\n")
+    first = cli.stderr.splitlines()[0]
+    assert first.startswith("dealctl: record 1, column 'id', value '")
+    assert first.endswith(
+        "a deleted deal has this id (taken back by dealctl undo?): dealctl undo --redo brings"
+        " it back, or leave the id out to import the row as a new deal"
+    )
+    assert live_state(other) == before
+    cli("--db", str(other), "undo", "--redo")
+    assert cli("--db", str(other), "export", "deals") == cli("export", "deals")

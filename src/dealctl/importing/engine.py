@@ -263,6 +263,7 @@ class Run:
     def _load_deals(self) -> None:
         self.numbers: set[int] = set()
         self.deal_ids: set[str] = set()
+        self.deleted_ids: set[str] = set()  # soft-deleted deals (removed by undo, say)
         self.by_external: dict[tuple[str, str], str] = {}
         self.by_title_created: dict[tuple[str, str], list[str]] = {}
         self._title_rows: list[tuple[str, str, str | None]] = []
@@ -273,6 +274,7 @@ class Run:
             self.numbers.add(r[1])
             self.deal_ids.add(r[0])
             if r[7] is not None:
+                self.deleted_ids.add(r[0])
                 continue
             if r[5] is not None and r[6] is not None:
                 self.by_external.setdefault((r[5], r[6]), r[0])
@@ -1228,6 +1230,12 @@ class Writer:
         if deal_id:
             key = "id:" + deal_id
             found = deal_id if deal_id in run.deal_ids else None
+            if deal_id in run.deleted_ids:  # updating it would leave it deleted, unseen
+                run.reject(item.record, item.row, item.key_column, deal_id,
+                           "a deleted deal has this id (taken back by dealctl undo?):"
+                           " dealctl undo --redo brings it back, or leave the id out to"
+                           " import the row as a new deal")  # fmt: skip
+                return None
         elif source and external:
             key = f"ext:{source}\x00{external}"
             found = run.by_external.get((source, external))
