@@ -12,7 +12,7 @@ import math
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,25 @@ def _create_file(path: Path) -> None:
     except OSError as exc:
         raise DatabaseError(f"cannot create database {path}: {exc.strerror}") from None
     os.close(fd)
+
+
+def _use_wal(conn: sqlite3.Connection, busy: float) -> None:
+    """Switch a rollback-journal file (a new one, or one from the first schema) to WAL.
+
+    The switch needs the file to itself, and SQLite reports a clash with another process
+    opening the same old file as busy at once, without its busy handler (waiting could
+    deadlock): so it is retried here until the busy timeout runs out.
+    """
+    deadline = time.monotonic() + busy
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def is_database_file(path: Path | str, database: Path) -> bool:
@@ -158,8 +177,7 @@ class Store:
             ):
                 conn.close()
                 raise DatabaseError(f"{path} is not a dealctl database")
-            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                conn.execute("PRAGMA journal_mode = WAL")
+            _use_wal(conn, busy)
             if version < migrations.SCHEMA_VERSION:
                 store._migrate(version)
         except sqlite3.Error as exc:
@@ -266,8 +284,9 @@ class Store:
         assert self.conn.in_transaction, "writes happen inside Store.transaction()"
         self.conn.execute(sql, params)
 
-    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        """A bulk write; only inside :meth:`transaction`."""
+    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        """A bulk write; only inside :meth:`transaction`. ``rows`` may be a generator, so
+        a large import never holds every prepared row at once."""
         assert self.conn.in_transaction, "writes happen inside Store.transaction()"
         self.conn.executemany(sql, rows)
 

@@ -31,7 +31,7 @@ from dealctl.importing.source import CONTROL, NEUTRALISED, STDIN, Table, load
 from dealctl.money import currency_code
 from dealctl.session import Session
 from dealctl.storage import new_id
-from dealctl.text import company_key, email_key, norm
+from dealctl.text import company_key, counted, email_key, norm
 from dealctl.transfer import DEAL_FIELDS
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -437,19 +437,22 @@ class Run:
                 cells = self._fit(cells, width, record, row)
             if clean is not None:
                 cells = clean(cells)
+            records[index] = []  # read once: let the cells go
             if controls and self._controls(cells, record, row):
                 continue
             yield record, row, cells
             self.tick(record, total)
 
     def build_all(self, builder: DealctlRows | MavenRows | HumanRows) -> list[Built]:
-        """Every record checked; rejections collected in the report."""
+        """Every record checked; rejections collected in the report. The cells are let go
+        as they are read: the checked values are all a large import keeps."""
         build = builder.build
         built: list[Built] = []
         for record, row, cells in self.cleaned_records():
             item = build(record, row, cells)
             if item is not None:
                 built.append(item)
+        self.table.records = []
         return built
 
     def _fit(self, cells: list[str], width: int, record: int, row: int) -> list[str]:
@@ -979,7 +982,7 @@ class HumanRows:
             if found is None:
                 unmapped[value] += count
         if unmapped:
-            listed = ", ".join(f"{v!r} ({n} rows)" for v, n in unmapped.most_common())
+            listed = ", ".join(f"{v!r} ({counted(n, 'row')})" for v, n in unmapped.most_common())
             stages = ", ".join(s.label for s in self.catalogue.in_pipeline(self.default_pipeline))
             column = run.columns.headers[index]
             run.report.stopped = (
@@ -1361,28 +1364,40 @@ class Writer:
             for c in run.pending_contacts
         )
         self._fill_contacts()
-        deals: list[tuple[Any, ...]] = []
-        history: list[tuple[Any, ...]] = []
+        store.executemany(_INSERT_CHANGE, changes)
+        # Generators all: executemany takes each prepared row as it is made, so a large
+        # import never holds every tuple of every table at once.
         run.phase = "writing"
+        store.executemany(_INSERT_DEAL, self._deal_rows())
+        if not run.book_history:
+            history = [0]
+            store.executemany(_INSERT_HISTORY, self._history_rows(history))
+            self.report.stage_changes += history[0]
+        store.executemany(
+            _INSERT_CHANGE,
+            (
+                (new_id(), command, "deal", item.values["id"], "imported", None,
+                 f"#{item.number}", stamp)
+                for item in self.new
+            ),
+        )  # fmt: skip
+        self.report.created += len(self.new)
+        self._apply_updates()
+
+    def _deal_rows(self) -> Iterator[tuple[Any, ...]]:
+        run = self.run
         total = len(self.new)
         for done, item in enumerate(self.new, start=1):
-            row = self._new_row(item)
-            deals.append(tuple(map(row.get, _INSERT_COLUMNS)))
-            changes.append(
-                (new_id(), command, "deal", row["id"], "imported", None, f"#{row['number']}",
-                 stamp)
-            )  # fmt: skip
-            if not run.book_history:
-                history.extend(self._history(item, row))
+            yield tuple(map(self._new_row(item).get, _INSERT_COLUMNS))
             if done % PROGRESS_EVERY == 0:
                 run.tick(done, total)
         run.tick(total, total)
-        store.executemany(_INSERT_DEAL, deals)
-        store.executemany(_INSERT_HISTORY, history)
-        store.executemany(_INSERT_CHANGE, changes)
-        self.report.created += len(self.new)
-        self.report.stage_changes += len(history)
-        self._apply_updates()
+
+    def _history_rows(self, count: list[int]) -> Iterator[tuple[Any, ...]]:
+        for item in self.new:
+            rows = self._history(item, item.values)
+            count[0] += len(rows)
+            yield from rows
 
     def _fill_contacts(self) -> None:
         """E-mail, phone and job title a stored contact lacked, from the file."""
@@ -1404,12 +1419,12 @@ class Writer:
                 self.store.log_change("contact", contact.id, column, None, value, self.stamp)
 
     def _new_row(self, item: Built) -> dict[str, Any]:
-        run = self.run
-        row = dict(item.values)
+        """The values of a new deal, completed with defaults (in place: history reads them)."""
+        row = item.values
         row["number"] = item.number
         row.setdefault("stage_id", item.stage.id)
         row.setdefault("status", "open")
-        row.setdefault("currency", run.currency)
+        row.setdefault("currency", self.run.currency)
         if row.get("tags") is None:
             row["tags"] = ""
         if row.get("updated_at") is None:
