@@ -74,7 +74,7 @@ def test_the_bench_runs_end_to_end_and_prints_every_target(tmp_path: Path) -> No
     cases = set(figures["fixed"]) | set(figures["sizes"]["200"])
     wanted = {t.num for t in run.TARGETS} | {t.den for t in run.TARGETS if t.den}
     # forecast exists only once the reports have it; Taskwarrior only where installed.
-    assert wanted - cases <= {"forecast", "task.due", "task.import"}
+    assert wanted - cases <= {"forecast", "task.due", "task.due.all", "task.import"}
     for timing in [*figures["fixed"].values(), *figures["sizes"]["200"].values()]:
         assert timing["median"] > 0 and timing["peak_rss_mib"] > 0
     meta = json.loads((tmp_path / "data" / "200" / "meta.json").read_text(encoding="utf-8"))

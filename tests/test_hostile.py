@@ -103,6 +103,14 @@ VALUES = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30).map(str),
     TEXT,
 )
+# Mostly none: the global options are tried, but most runs reach the command.
+GLOBAL_OPTIONS = [[]] * 12 + [
+    ["--color", "always"],
+    ["--color", "bad"],
+    ["--db", "deals.db"],
+    ["--db", "other.db"],
+    ["--db", "book"],
+]
 PATH_PARAMS = {"path", "output", "report_path", "maps", "stage_maps"}
 
 
@@ -131,28 +139,15 @@ def command_lines(draw: st.DrawFn, path: tuple[str, ...]) -> list[str]:
             if draw(st.integers(0, 9)) > 0:
                 positionals.append(draw(value))
             continue
-        if draw(st.integers(0, 9)) < 6:
+        if draw(st.integers(0, 9)) < (1 if param.required else 6):
             continue
         name = draw(st.sampled_from([o for o in param.opts if o.startswith("-")]))
         for _ in range(2 if param.multiple and draw(st.booleans()) else 1):
             chunks.append([name] if param.is_flag else [name, draw(value)])
-    for _ in range(draw(st.integers(0, 2))):  # option soup from any command, or none at all
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):  # option soup, now and then
         chunks.append([draw(st.sampled_from([*OPTION_NAMES, "--bogus", "-Z"])), draw(VALUES)])
     chunks = draw(st.permutations(chunks)) if chunks else []
-    global_opts = draw(
-        st.sampled_from(
-            [
-                [],
-                [],
-                [],
-                ["--color", "always"],
-                ["--color", "bad"],
-                ["--db", "deals.db"],
-                ["--db", "other.db"],
-                ["--db", "book"],
-            ]
-        )
-    )
+    global_opts = draw(st.sampled_from(GLOBAL_OPTIONS))
     args = [*global_opts, *path, *positionals, *(a for chunk in chunks for a in chunk)]
     if draw(st.integers(0, 19)) == 0:
         args.append(draw(VALUES))  # one argument too many
