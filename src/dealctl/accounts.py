@@ -41,7 +41,7 @@ def resolve(store: Store, ref: str) -> sqlite3.Row:
     """
     text = checked_text(ref, "the account")
     bare = text.removeprefix("#")
-    if bare.isdigit():
+    if bare.isdecimal():
         row = (
             store.one(_LIVE + " AND number = ? ORDER BY id LIMIT 1", (int(bare),))
             if len(bare) <= 18
@@ -82,7 +82,7 @@ def account_for(session: Session, text: str) -> str | None:
     text = checked_text(text, "the account")
     if not text:
         return None
-    if text.removeprefix("#").isdigit() or (
+    if text.removeprefix("#").isdecimal() or (
         _ID_PREFIX.match(text.lower())
         and session.store.one(_LIVE + " AND id LIKE ?", (text.lower() + "%",))
     ):

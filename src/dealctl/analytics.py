@@ -1019,6 +1019,9 @@ def parse_within(text: str) -> int:
     raw = text.strip().lower()
     factor = 7 if raw.endswith("w") else 1
     digits = raw.rstrip("dw")
-    if not digits.isdigit():
+    if not digits.isdecimal():
         raise InvalidInput(f"invalid --within {text!r}: use a number of days such as 7d or 2w")
-    return int(digits) * factor
+    days = int(digits) * factor
+    if days > _MAX_DAYS:
+        raise InvalidInput(f"invalid --within {text!r}: at most {_MAX_DAYS} days")
+    return days

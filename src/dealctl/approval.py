@@ -156,7 +156,7 @@ def _find(rows: list[sqlite3.Row], ref: str, deal: sqlite3.Row) -> sqlite3.Row:
     """A step by its position (``2``) or its name."""
     text = ref.strip()
     for row in rows:
-        if (text.isdigit() and int(text) == row["position"]) or norm(text) == norm(row["name"]):
+        if (text.isdecimal() and int(text) == row["position"]) or norm(text) == norm(row["name"]):
             return row
     listed = " → ".join(f"{r['position']}. {r['name']}" for r in rows) or "no route"
     raise NotFound(f"no step {ref!r} on deal {deal['number']} ({listed})")

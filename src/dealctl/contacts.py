@@ -42,7 +42,7 @@ def resolve(store: Store, ref: str) -> sqlite3.Row:
     bare = text.removeprefix("#")
     if not text:
         raise InvalidInput("give a contact: its number, e-mail or name")
-    if bare.isdigit():
+    if bare.isdecimal():
         row = (
             store.one(CONTACT_VIEW + " AND c.number = ? ORDER BY c.id LIMIT 1", (int(bare),))
             if len(bare) <= 18
@@ -82,7 +82,7 @@ def find_or_create(session: Session, text: str, account_id: str | None) -> tuple
     text = checked_text(text, "the contact")
     if not text:
         raise InvalidInput("give a contact: its number, e-mail or name")
-    if text.removeprefix("#").isdigit():
+    if text.removeprefix("#").isdecimal():
         return resolve(session.store, text), False
     # A contact made now gets a number above every existing one.
     before = next_number(session.store, "contacts")

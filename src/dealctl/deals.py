@@ -94,7 +94,7 @@ def _probability(text: str) -> int | None:
     if text.strip() in ("", "stage", "auto"):
         return None
     raw = text.strip().rstrip("%")
-    if not raw.isdigit() or not 0 <= int(raw) <= 100:
+    if not raw.isdecimal() or not 0 <= int(raw) <= 100:
         raise InvalidInput(f"invalid probability {text!r}: use a whole percent 0-100, or 'stage'")
     return int(raw)
 
@@ -102,9 +102,9 @@ def _probability(text: str) -> int | None:
 def resolve(store: Store, ref: str) -> sqlite3.Row:
     """A deal by its short number or its id (or the start of its id, 8+ characters)."""
     text = ref.strip().lstrip("#")
-    if text.isdigit() and len(text) > 18:
+    if text.isdecimal() and len(text) > 18:
         raise NotFound(f"no deal {ref}")
-    if text.isdigit():
+    if text.isdecimal():
         rows = store.query(DEAL_VIEW + " AND d.number = ?", (int(text),))
     elif len(text) >= 8:
         rows = store.query(DEAL_VIEW + " AND d.id LIKE ?", (text.lower() + "%",))

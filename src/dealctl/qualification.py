@@ -71,7 +71,7 @@ def _current(session: Session, deal_id: str) -> sqlite3.Row | None:
 def _authority_contact(session: Session, deal: sqlite3.Row, text: str) -> sqlite3.Row | None:
     """The contact meant by ``--authority``: a number or e-mail names one; a name is a
     contact only when a stakeholder of this deal has it. Anything else is free text."""
-    if text.removeprefix("#").isdigit() or "@" in text:
+    if text.removeprefix("#").isdecimal() or "@" in text:
         return resolve_contact(session.store, text)
     for row in session.store.query(
         "SELECT c.* FROM deal_contacts dc JOIN contacts c ON c.id = dc.contact_id"

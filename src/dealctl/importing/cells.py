@@ -277,7 +277,7 @@ def amount_parser(currency: str) -> Callable[[str], int]:
 
     def parse(raw: str) -> int:
         text = raw.strip()
-        if text.isdigit() and text.isascii() and len(text) < 16:
+        if text.isdecimal() and text.isascii() and len(text) < 16:
             return int(text) * scale
         try:
             return parse_amount(text, currency)
@@ -299,7 +299,7 @@ def percent(raw: str) -> int:
     """A whole percent 0-100, optionally with ``%`` (``70``, ``70%``, ``70.0``)."""
     text = _normalise(raw).removesuffix("%").strip()
     whole, _, fraction = text.partition(".")
-    if not whole.isdigit() or (fraction and fraction.strip("0")) or not whole.isascii():
+    if not whole.isdecimal() or (fraction and fraction.strip("0")) or not whole.isascii():
         raise CellError("a probability is a whole percent 0-100")
     value = int(whole)
     if value > 100:
