@@ -127,7 +127,7 @@ def test_an_excel_export_is_private_and_replaces_a_file_whole(cli: Cli, tmp_path
     assert list(tmp_path.glob(".deals.csv.*")) == []
 
 
-# --- case 21: CP932 for Japanese Excel -------------------------------------------------------------
+# --- case 21: CP932 for Japanese Excel ------------------------------------------------------------
 
 
 def _case_21(cli: Cli) -> None:

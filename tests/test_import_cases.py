@@ -68,7 +68,7 @@ def test_case_02_cp932_is_detected_and_every_shift_jis_name_means_cp932(
     ]
 
 
-# --- 03: UTF-8 with BOM, CRLF ----------------------------------------------------------------------
+# --- 03: UTF-8 with BOM, CRLF ---------------------------------------------------------------------
 
 
 def test_case_03_the_bom_does_not_stick_to_the_first_header(cli: Cli) -> None:
@@ -335,7 +335,7 @@ def test_case_15_codes_phones_and_postcodes_stay_text(cli: Cli) -> None:
     assert [row[2] for row in table[1:]] == ["00123", "00456"]
 
 
-# --- 17: one person, one company, however typed ----------------------------------------------------
+# --- 17: one person, one company, however typed ---------------------------------------------------
 
 
 def test_case_17_contacts_merge_on_normalised_email_and_the_report_says_why(
@@ -412,7 +412,7 @@ def test_a_deal_file_matches_contacts_by_email_then_by_name_and_account(
     ]
 
 
-# --- 18: a config with a byte-order mark -----------------------------------------------------------
+# --- 18: a config with a byte-order mark ----------------------------------------------------------
 
 
 def test_case_18_a_config_saved_with_a_bom_sets_the_date_order(

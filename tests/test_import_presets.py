@@ -79,7 +79,7 @@ def everything(cli: Cli) -> dict[str, str]:
     return {kind: cli("export", kind, "--format", "csv") for kind in kinds}
 
 
-# --- Salesforce ------------------------------------------------------------------------------------
+# --- Salesforce -----------------------------------------------------------------------------------
 
 
 def _salesforce_expected() -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
@@ -192,7 +192,7 @@ def test_salesforce_without_account_csv_keeps_the_account_ids(cli: Cli, tmp_path
     assert {d["stage"] for d in deals if d["status"] == "lost"} == {"proposal"}
 
 
-# --- HubSpot ----------------------------------------------------------------------------------------
+# --- HubSpot --------------------------------------------------------------------------------------
 
 
 def test_hubspot_deals_with_stage_dates(cli: Cli, tmp_path: Path) -> None:
@@ -247,7 +247,7 @@ def test_hubspot_deals_with_stage_dates(cli: Cli, tmp_path: Path) -> None:
     assert everything(cli) == before
 
 
-# --- Pipedrive -------------------------------------------------------------------------------------
+# --- Pipedrive ------------------------------------------------------------------------------------
 
 
 def test_pipedrive_deals_with_won_and_lost_times(cli: Cli, tmp_path: Path) -> None:
@@ -281,7 +281,7 @@ def test_pipedrive_deals_with_won_and_lost_times(cli: Cli, tmp_path: Path) -> No
     assert everything(cli) == before
 
 
-# --- Japanese headers ------------------------------------------------------------------------------
+# --- Japanese headers -----------------------------------------------------------------------------
 
 
 def test_japanese_headers_stage_names_and_values(cli: Cli, tmp_path: Path) -> None:
@@ -326,7 +326,7 @@ def test_a_sheet_without_ids_or_dates_matches_title_and_account_on_reimport(
     assert everything(cli) == before
 
 
-# --- detection, --map, --stage-map -------------------------------------------------------------------
+# --- detection, --map, --stage-map ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -408,9 +408,9 @@ def test_unmapped_stage_values_stop_before_writing_with_their_counts(
     cli("import", str(path), code=2)
     assert cli.stderr == (
         "dealctl: import stopped: unmapped stage values in column 'Stage': 'Engaging' (2 rows),"
-        " 'Prospecting' (1 rows), 'Stalled' (1 rows); map each with --stage-map 'VALUE=STAGE'"
-        " (stages: approach (アプローチ), hearing (ヒアリング), proposal (提案), negotiation (交渉),"
-        " contract (契約); or won, lost, lost:STAGE); nothing was written\n"
+        " 'Prospecting' (1 row), 'Stalled' (1 row); map each with --stage-map 'VALUE=STAGE'"
+        " (stages: approach (アプローチ), hearing (ヒアリング), proposal (提案),"
+        " negotiation (交渉), contract (契約); or won, lost, lost:STAGE); nothing was written\n"
     )
     assert not db_path.exists()
     cli("import", str(path), "--stage-map", "Engaging=hearing", "--stage-map",
@@ -424,7 +424,7 @@ def test_unmapped_stage_values_stop_before_writing_with_their_counts(
     ]
 
 
-# --- re-imports and --on-duplicate -------------------------------------------------------------------
+# --- re-imports and --on-duplicate ----------------------------------------------------------------
 
 
 def _changed_pipedrive(tmp_path: Path) -> Path:

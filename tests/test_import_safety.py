@@ -95,7 +95,7 @@ def test_standard_input_in_every_export_format(cli: Cli, tmp_path: Path) -> None
         assert cli("--db", db, "export", "deals", "--format", fmt).encode("utf-8") == exported
 
 
-# --- rejected cells: report, skip, dry run -----------------------------------------------------------
+# --- rejected cells: report, skip, dry run --------------------------------------------------------
 
 
 def test_report_file_lists_every_rejected_cell_and_is_private(
@@ -132,10 +132,10 @@ def test_skip_invalid_imports_the_valid_rows_and_reports_the_rest(cli: Cli, tmp_
     assert out == (
         "imported (japanese): 2 deals created, 0 updated, 0 unchanged; 0 accounts, 0 follow-ups,"
         " 2 stage changes\n"
-        "  not imported: 1 rows with rejected cells (--skip-invalid)\n"
+        "  not imported: 1 row with rejected cells (--skip-invalid)\n"
     )
     assert cli.stderr.startswith("dealctl: record 2 (row 3), column '金額', value '12O': ")
-    assert "dealctl: warning: 1 rows with rejected cells were not imported (every one in" in (
+    assert "dealctl: warning: 1 row with rejected cells were not imported (every one in" in (
         cli.stderr
     )
     assert [(d["title"], d["amount"]) for d in deals(cli)] == [("A", 100), ("C", 300)]
@@ -157,7 +157,7 @@ def test_dry_run_says_what_would_be_created_updated_and_merged(
     assert out == (
         "dry run, would import (spreadsheet): 1 deals created, 1 updated, 0 unchanged;"
         " 0 accounts, 0 follow-ups, 1 stage changes\n"
-        "  not imported: 1 rows with rejected cells (--skip-invalid)\n"
+        "  not imported: 1 row with rejected cells (--skip-invalid)\n"
         f"  merged: record 1 (row 2), Company: 'ACME' is account 'Acme Inc.': {SAME}\n"
         f"  merged: record 2 (row 3), Company: 'Acme' is account 'Acme Inc.': {SAME}\n"
     )
@@ -165,13 +165,13 @@ def test_dry_run_says_what_would_be_created_updated_and_merged(
         "dealctl: record 3 (row 4), column 'Value', value 'x': expected a number such as"
         " 1,200,000, 1200.50 or 120万, optionally with ¥ $ € £ 円 and a sign (-, △, ▲ or"
         " parentheses)\n"
-        "dealctl: warning: 1 rows with rejected cells were not imported\n"
+        "dealctl: warning: 1 row with rejected cells were not imported\n"
         "dealctl: updated: record 1 (row 2), amount: deal #1\n"
     )
     assert db_path.read_bytes() == before
 
 
-# --- re-imports ------------------------------------------------------------------------------------
+# --- re-imports -----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -190,7 +190,7 @@ def test_importing_the_same_file_again_changes_no_byte(
     assert db_path.read_bytes() == before
 
 
-# --- a bad last row of a large file ----------------------------------------------------------------
+# --- a bad last row of a large file ---------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,7 @@ from dealctl.config import Config
 from dealctl.errors import ConfigError, InvalidInput
 from dealctl.money import format_amount
 from dealctl.session import Session
+from dealctl.text import counted
 
 FORMATS = ("text", "markdown", "json")
 FAIL_ON = ("overdue", "due", "any")
@@ -193,7 +194,7 @@ def build(session: Session, *, owner: str | None = None, days: int | None = None
             "waiting for a first response",
             first_response(session, config.first_response_hours, where, params),
             by_id,
-            lambda d: f"added {_hours(d['waiting_hours'])} ago, nothing logged since",
+            lambda d: f"added {counted(d['waiting_hours'], 'hour')} ago, nothing logged since",
         ),
         _section(
             "no_next_action",
@@ -209,7 +210,7 @@ def build(session: Session, *, owner: str | None = None, days: int | None = None
             "stale",
             analytics.stale(session, owner),
             by_id,
-            lambda d: f"idle {_days(d['idle_days'])} (stage limit {d['rot_days']})",
+            lambda d: f"idle {counted(d['idle_days'], 'day')} (stage limit {d['rot_days']})",
         ),
         _section(
             "slipped",
@@ -219,7 +220,7 @@ def build(session: Session, *, owner: str | None = None, days: int | None = None
             by_id,
             lambda d: (
                 f"expected close {d['close_date']},"
-                f" {_days((today - date.fromisoformat(d['close_date'])).days)} ago"
+                f" {counted((today - date.fromisoformat(d['close_date'])).days, 'day')} ago"
             ),
         ),
     ]
@@ -319,14 +320,6 @@ def _revisit_note(deal: Deal) -> str:
     return f"{note}, to revisit since {deal['revisit_on']}" if deal.get("revisit_on") else note
 
 
-def _days(n: int) -> str:
-    return f"{n} day" if n == 1 else f"{n} days"
-
-
-def _hours(n: int) -> str:
-    return f"{n} hour" if n == 1 else f"{n} hours"
-
-
 def _due_parts(deal: Deal, zone: Any) -> tuple[date, str]:
     """The due date in the zone, and the local time of day when one was given ('' if not)."""
     value = deal["next_due"]
@@ -348,7 +341,7 @@ def _due_on(deal: Deal, zone: Any) -> str:
 
 
 def _overdue(deal: Deal, zone: Any) -> str:
-    return f"{_days(deal['days_overdue'])} overdue (due {_due_on(deal, zone)})"
+    return f"{counted(deal['days_overdue'], 'day')} overdue (due {_due_on(deal, zone)})"
 
 
 def _today(deal: Deal, zone: Any) -> str:

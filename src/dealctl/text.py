@@ -74,3 +74,8 @@ def _char_width(char: str) -> int:
     if unicodedata.category(char) in ("Mn", "Me"):
         return 0
     return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 row``, ``2 rows``: a count with its noun (regular plurals only)."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")

@@ -12,6 +12,7 @@ from dealctl.cli import AllOption, FormatOption, app, due_text, output_for, read
 from dealctl.commands.rows import emit_rows, money
 from dealctl.errors import InvalidInput
 from dealctl.render import Column, Output
+from dealctl.text import counted
 
 account_app = typer.Typer(
     help="Accounts: the whole relationship with one customer.",
@@ -179,12 +180,8 @@ def account_merge(
         result = accounts.merge(session, target, sources)
     output_for(ctx).line(
         f"merged {', '.join(result['merged'])} into {result['number']} {result['name']}:"
-        f" {_count(result['deals'], 'deal')} and {_count(result['contacts'], 'contact')} moved"
+        f" {counted(result['deals'], 'deal')} and {counted(result['contacts'], 'contact')} moved"
     )
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 @account_app.command("show")
@@ -259,7 +256,7 @@ def _print_view(out: Output, view: dict[str, Any]) -> None:
             count = total[f"{key}_count"]
             if not count:
                 continue
-            text = f"{_count(count, 'deal')} · {money(total[f'{key}_amount'], total['currency'])}"
+            text = f"{counted(count, 'deal')} · {money(total[f'{key}_amount'], total['currency'])}"
             if key == "open":
                 text += f" · weighted {money(total['weighted_amount'], total['currency'])}"
             out.line(f"{label:<13}{text}")

@@ -12,6 +12,7 @@ import typer
 from dealctl.cli import AllOption, FormatOption, app, output_for, reading, writing
 from dealctl.errors import DealctlError, InvalidInput
 from dealctl.render import Column
+from dealctl.text import counted
 
 UNDO_COLUMNS = [
     Column("step", "#", justify="right"),
@@ -83,17 +84,13 @@ def undo(
         outcome = undo_mod.redo(session) if redo else undo_mod.undo(session)
     when = outcome.step.at[:16].replace("T", " ")
     if redo:
-        summary = f"redid {outcome.step.label} ({when}): {_count(outcome.restored, 'change')}"
+        summary = f"redid {outcome.step.label} ({when}): {counted(outcome.restored, 'change')}"
     else:
         summary = (
-            f"undid {outcome.step.label} ({when}): {_count(outcome.removed, 'record')} removed,"
-            f" {_count(outcome.restored, 'change')} reverted"
+            f"undid {outcome.step.label} ({when}): {counted(outcome.removed, 'record')} removed,"
+            f" {counted(outcome.restored, 'change')} reverted"
         )
     output_for(ctx).line(summary)
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 @app.command()

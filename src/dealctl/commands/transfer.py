@@ -15,6 +15,7 @@ from dealctl.cli import app, output_for, reading, state_of, writing
 from dealctl.errors import InvalidInput
 from dealctl.render import Output
 from dealctl.session import Session, open_session
+from dealctl.text import counted
 
 if TYPE_CHECKING:
     from dealctl.importing import ImportOptions, ImportReport
@@ -218,7 +219,7 @@ def _check(report: ImportReport, report_path: Path | None) -> None:
         )
     if report.invalid_rows:
         sys.stderr.write(
-            f"dealctl: warning: {report.invalid_rows} rows with rejected cells were not"
+            f"dealctl: warning: {counted(report.invalid_rows, 'row')} with rejected cells were not"
             f" imported{see}\n"
         )
 

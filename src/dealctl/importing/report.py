@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dealctl.errors import InvalidInput
+from dealctl.text import counted
 
 REPORT_COLUMNS = ("record", "row", "column", "value", "outcome", "reason")
 SHOWN = 50  # rejected cells printed on stderr; --report FILE has them all
@@ -112,7 +113,8 @@ class ImportReport:
             )
         if self.invalid_rows:
             details.append(
-                f"not imported: {self.invalid_rows} rows with rejected cells (--skip-invalid)"
+                f"not imported: {counted(self.invalid_rows, 'row')} with rejected cells"
+                " (--skip-invalid)"
             )
         if self.serials:
             columns = ", ".join(f"{c} {n}" for c, n in self.serials.items())
