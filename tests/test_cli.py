@@ -36,9 +36,9 @@ def test_due_warns_about_deals_without_next_action(cli: Cli) -> None:
     cli("add", "B")
     cli("add", "C", "--next", "think about it")
     assert cli("due", "--format", "csv").splitlines()[1].startswith("1,")
-    assert cli.stderr == "dealctl: warning: 2 open deals have no next action: 2, 3\n"
+    assert cli.stderr == "dealctl: warning: no next action or no due date on 2 open deals: 2, 3\n"
     table = cli("due", "--format", "table")
-    assert "No next action (2)" in table and "think about it" not in table
+    assert "No next action or no due date (2)" in table and "think about it" not in table
 
 
 def test_colour_is_explicit_or_absent(cli: Cli) -> None:

@@ -84,3 +84,27 @@ def test_a_stage_removed_from_the_config_retires_and_history_keeps_it(
     cli("advance", "2", "approach")
     cli("advance", "2")
     assert '"stage": "hearing"' in cli("show", "2", "--format", "json")
+
+
+def test_a_deal_at_a_retired_stage_advances_only_to_a_named_stage(cli: Cli, isolated: Path) -> None:
+    cli("add", "A", "--stage", "hearing")
+    (isolated / "config.toml").write_text(
+        "[pipelines.b2b]\nstages = [\n"
+        ' {key = "approach", probability = 10},\n'
+        ' {key = "proposal", probability = 40},\n'
+        ' {key = "negotiation", probability = 70},\n'
+        ' {key = "contract", kind = "won"},\n]\n',
+        encoding="utf-8",
+    )
+    cli("log", "1", "called")  # a write: the configuration's stages are synced
+    # hearing's old place (2) is proposal's now: the next one would be a guess.
+    cli("advance", "1", code=1)
+    assert cli.stderr == (
+        "dealctl: deal 1 is at hearing, a stage no longer configured: name the stage,"
+        " dealctl advance 1 STAGE (approach, proposal, negotiation, contract)\n"
+    )
+    assert "problem" in cli("doctor", "--format", "csv", code=1)
+    assert cli.stderr == "dealctl: doctor found 1 problem\n"
+    cli("advance", "1", "proposal")
+    assert '"stage": "proposal"' in cli("show", "1", "--format", "json")
+    cli("doctor")

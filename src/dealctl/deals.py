@@ -420,6 +420,13 @@ def advance(
     current = catalogue.by_id[deal["stage_id"]]
     if stage_name:
         target = catalogue.find(deal["pipeline_id"], stage_name)
+    elif current not in catalogue.stages:
+        # Its old place among the configured stages would be a guess: ask for the stage.
+        stages = ", ".join(s.key for s in catalogue.in_pipeline(deal["pipeline_id"]))
+        raise StateError(
+            f"deal {deal['number']} is at {current.key}, a stage no longer configured:"
+            f" name the stage, dealctl advance {deal['number']} STAGE ({stages})"
+        )
     else:
         following = catalogue.following(current)
         if following is None:

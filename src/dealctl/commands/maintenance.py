@@ -175,6 +175,6 @@ def doctor(ctx: typer.Context, fmt: FormatOption = None) -> None:
     if report.total:
         more = sum(report.more.values())
         extra = f" ({more} more not listed)" if more else ""
-        raise DealctlError(f"doctor found {report.total} problems{extra}")
+        raise DealctlError(f"doctor found {counted(report.total, 'problem')}{extra}")
     if resolved == "table":
         out.line("no problems found")

@@ -21,6 +21,7 @@ from dealctl.cli import (
 )
 from dealctl.errors import InvalidInput
 from dealctl.render import Column, Output
+from dealctl.text import counted
 
 if TYPE_CHECKING:
     from dealctl.analytics import Filters
@@ -66,8 +67,8 @@ def due(
         if listing.missing:
             numbers = ", ".join(str(r["number"]) for r in listing.missing)
             sys.stderr.write(
-                f"dealctl: warning: {len(listing.missing)} open deals have no next action:"
-                f" {numbers}\n"
+                "dealctl: warning: no next action or no due date on"
+                f" {counted(len(listing.missing), 'open deal')}: {numbers}\n"
             )
         return
     emit_deals(
@@ -80,7 +81,7 @@ def due(
             fmt,
             ("number", "title", "account", "stage"),
             show_all=show_all,
-            title=f"No next action ({len(listing.missing)})",
+            title=f"No next action or no due date ({len(listing.missing)})",
         )
 
 
