@@ -108,3 +108,14 @@ def test_a_deal_at_a_retired_stage_advances_only_to_a_named_stage(cli: Cli, isol
     cli("advance", "1", "proposal")
     assert '"stage": "proposal"' in cli("show", "1", "--format", "json")
     cli("doctor")
+
+
+def test_date_order_reads_typed_day_month_dates(cli: Cli, isolated: Path) -> None:
+    cli("add", "A", "--next", "call", "--due", "03/04/2027", code=2)
+    assert cli.stderr.startswith("dealctl: ambiguous due date '03/04/2027'")
+    cli("config", "set", "date_order", "dmy")
+    cli("add", "A", "--next", "call", "--due", "03/04/2027", "--close", "31/5/2027")
+    cli("config", "set", "date_order", "mdy")
+    cli("edit", "1", "--close", "5/30/2027")
+    deal = cli("show", "1", "--format", "json")
+    assert '"next_due": "2027-04-03"' in deal and '"close_date": "2027-05-30"' in deal

@@ -339,6 +339,32 @@ def test_parse_date_refuses_day_month_order(text: str) -> None:
     assert "YYYY-MM-DD" in message
 
 
+@pytest.mark.parametrize(
+    ("text", "order", "expected"),
+    [
+        ("13/4/2026", None, date(2026, 4, 13)),  # 13 can only be the day
+        ("4/13/2026", None, date(2026, 4, 13)),
+        ("13.04.26", None, date(2026, 4, 13)),
+        ("25/12", None, date(2026, 12, 25)),  # no year: this year
+        ("03/04/2025", "DMY", date(2025, 4, 3)),
+        ("03/04/2025", "MDY", date(2025, 3, 4)),
+        ("13/04/2025", "MDY", date(2025, 4, 13)),  # the numbers beat the setting
+        ("０３/０４/２０２５", "DMY", date(2025, 4, 3)),
+    ],
+)
+def test_parse_date_reads_day_and_month_when_it_is_clear(
+    text: str, order: str | None, expected: date
+) -> None:
+    assert parse_date(text, THURSDAY, order=order) == expected
+
+
+@pytest.mark.parametrize(("text", "order"), [("03/04/2025", "YMD"), ("13/13/2025", "DMY")])
+def test_parse_date_day_and_month_that_stay_unclear_or_impossible(text: str, order: str) -> None:
+    with pytest.raises(InvalidInput) as error:
+        parse_date(text, THURSDAY, order=order)
+    assert_refused(error, text)
+
+
 def test_parse_date_names_what_was_asked_for() -> None:
     with pytest.raises(InvalidInput, match=r"^invalid close date 'soon': use YYYY-MM-DD"):
         parse_date("soon", THURSDAY, what="close date")
@@ -500,6 +526,11 @@ def test_parse_due_refuses(text: str) -> None:
     message = assert_refused(error, text)
     assert message.startswith("invalid due date")
     assert "fri 14:00" in message
+
+
+def test_parse_due_follows_the_date_order() -> None:
+    assert parse_due("03/04/2027 14:00", NOW_TOKYO, "DMY") == "2027-04-03T14:00+09:00"
+    assert parse_when("4/3 16:00", NOW_TOKYO, "MDY").isoformat() == "2026-04-03T16:00:00+09:00"
 
 
 def test_parse_due_refuses_day_month_order() -> None:

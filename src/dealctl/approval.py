@@ -240,7 +240,11 @@ def check(
                 f"step {current['position']}. {current['name']} comes first: steps are"
                 " approved in order"
             )
-    day = dates.parse_date(on, session.today, what="date") if on else session.today
+    day = (
+        dates.parse_date(on, session.today, what="date", order=session.config.date_order)
+        if on
+        else session.today
+    )
     if day > session.today:
         raise InvalidInput(f"date {on!r} is in the future: check a step off once it is done")
     earlier = info["last_done_on"]

@@ -34,7 +34,7 @@ _DUE_FORMS = (
 # re.ASCII (see _match): `\d` would otherwise accept any script's digits; NFKC has
 # already folded the full-width ones users actually type.
 _YEAR_FIRST = r"(\d{4})([-/])(\d{1,2})\2(\d{1,2})"
-_DAY_MONTH_ORDER = r"\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?"
+_DAY_MONTH_ORDER = r"(\d{1,2})([/.-])(\d{1,2})(?:\2(\d{2}|\d{4}))?"
 _RELATIVE = r"([+-])(\d+)([dwmy])"
 # The `t` separator only counts after a digit, so 'sat 9:00' never splits inside a word.
 _WITH_TIME = (
@@ -121,25 +121,28 @@ def today(zone: tzinfo, environ: Mapping[str, str] | None = None) -> date:
     return now(zone, environ).date()
 
 
-def parse_date(text: str, today: date, *, what: str = "date") -> date:
+def parse_date(text: str, today: date, *, what: str = "date", order: str | None = None) -> date:
     """A date the user typed, relative to ``today``.
 
     Accepted, case-insensitive and NFKC-normalised: ``YYYY-MM-DD`` and ``YYYY/M/D``;
     today/tod, tomorrow/tom, yesterday; ``+Nd -Nd +Nw -Nw +Nm -Nm +Ny -Ny`` (months and
     years clamp the day); weekday names (the next such day strictly after today);
     eow/eom/eoq/eoy (end of this week, month, quarter, year); sow/som/soq/soy (the next
-    start of a week, month, quarter, year strictly after today). Anything else, including
-    day/month-ambiguous forms such as ``03/04/2025``, raises InvalidInput naming ``what``.
+    start of a week, month, quarter, year strictly after today). Day and month with
+    slashes, dots or dashes (``13/4/2026``, ``4/13``, ``3.4.26``; no year means this year)
+    when the numbers tell which is the day, or by ``order`` (the ``date_order`` setting,
+    ``DMY`` or ``MDY``) when both could be. Anything else, including ``03/04/2025`` with no
+    order set, raises InvalidInput naming ``what``.
     """
     try:
-        return _day(_normalise(text), today)
+        return _day(_normalise(text), today, order)
     except _Ambiguous:
         raise InvalidInput(_ambiguous(what, text)) from None
     except (ValueError, OverflowError):
         raise InvalidInput(f"invalid {what} {text!r}: {_DATE_FORMS}") from None
 
 
-def parse_when(text: str, now: datetime) -> datetime:
+def parse_when(text: str, now: datetime, order: str | None = None) -> datetime:
     """A moment the user typed (``log --at``), aware and in ``now.tzinfo``.
 
     Accepted: ``now``; an ISO date-time (``2026-12-03T14:30``, ``2026-12-03 14:30``, optional
@@ -152,7 +155,7 @@ def parse_when(text: str, now: datetime) -> datetime:
     if normalised == "now":
         return now
     try:
-        value = _read(normalised, now, zone)
+        value = _read(normalised, now, zone, order)
     except _Ambiguous:
         raise InvalidInput(_ambiguous("time", text)) from None
     except (ValueError, OverflowError):
@@ -164,7 +167,7 @@ def parse_when(text: str, now: datetime) -> datetime:
     return datetime.combine(value, time(12), tzinfo=zone)
 
 
-def parse_due(text: str, now: datetime) -> str:
+def parse_due(text: str, now: datetime, order: str | None = None) -> str:
     """A next-action deadline in its stored form.
 
     A date (:func:`parse_date` rules) gives ``YYYY-MM-DD``; a date and a time (``fri 14:00``,
@@ -173,7 +176,7 @@ def parse_due(text: str, now: datetime) -> str:
     """
     zone = _zone_of(now)
     try:
-        value = _read(_normalise(text), now, zone)
+        value = _read(_normalise(text), now, zone, order)
     except _Ambiguous:
         raise InvalidInput(_ambiguous("due date", text)) from None
     except (ValueError, OverflowError):
@@ -229,12 +232,12 @@ def _ambiguous(what: str, text: str) -> str:
     )
 
 
-def _read(normalised: str, now: datetime, zone: tzinfo) -> date | datetime:
+def _read(normalised: str, now: datetime, zone: tzinfo, order: str | None) -> date | datetime:
     """A plain date for a date form, an aware datetime in ``zone`` when a time is given."""
     match = _match(_WITH_TIME, normalised)
     if match is None:
-        return _day(normalised, now.date())
-    day = now.date() if match["day"] is None else _day(match["day"], now.date())
+        return _day(normalised, now.date(), order)
+    day = now.date() if match["day"] is None else _day(match["day"], now.date(), order)
     clock = time(int(match["hour"]), int(match["minute"]), int(match["second"] or 0))
     if match["offset"] is None:
         return datetime.combine(day, clock, tzinfo=zone)
@@ -252,7 +255,7 @@ def _offset(text: str) -> tzinfo:
     return timezone(sign * timedelta(hours=hours, minutes=minutes))
 
 
-def _day(normalised: str, today: date) -> date:
+def _day(normalised: str, today: date, order: str | None = None) -> date:
     """The date a normalised date form names; ValueError/OverflowError when it names none."""
     if match := _match(_YEAR_FIRST, normalised):
         return date(int(match[1]), int(match[3]), int(match[4]))
@@ -268,9 +271,22 @@ def _day(normalised: str, today: date) -> date:
         if unit == "w":
             return today + timedelta(weeks=count)
         return _add_months(today, count * 12 if unit == "y" else count)
-    if _match(_DAY_MONTH_ORDER, normalised):
-        raise _Ambiguous(normalised)
+    if match := _match(_DAY_MONTH_ORDER, normalised):
+        return _day_and_month(match, today, order)
     raise ValueError(normalised)
+
+
+def _day_and_month(match: re.Match[str], today: date, order: str | None) -> date:
+    """``13/4/2026`` or ``4/13``: the day is the number over 12, else ``order`` decides."""
+    first, second = int(match[1]), int(match[3])
+    year = today.year if match[4] is None else int(match[4])
+    if match[4] is not None and len(match[4]) == 2:
+        year += 2000
+    if first > 12 or (second <= 12 and order == "DMY"):
+        return date(year, second, first)
+    if second > 12 or order == "MDY":
+        return date(year, first, second)
+    raise _Ambiguous(match[0])
 
 
 def _days_in_month(year: int, month: int) -> int:

@@ -240,13 +240,17 @@ def _values(session: Session, fields: DealFields, deal: sqlite3.Row | None) -> d
         raise InvalidInput("changing the currency needs the amount too (--amount)")
     if fields.close is not None:
         values["close_date"] = (
-            dates.parse_date(fields.close, session.today, what="close date").isoformat()
+            dates.parse_date(
+                fields.close, session.today, what="close date", order=session.config.date_order
+            ).isoformat()
             if fields.close.strip()
             else None
         )
     if fields.due is not None:
         values["next_due"] = (
-            dates.parse_due(fields.due, session.now) if fields.due.strip() else None
+            dates.parse_due(fields.due, session.now, session.config.date_order)
+            if fields.due.strip()
+            else None
         )
     for name in ("next_action", "owner", "source", "purpose", "proposal", "notes"):
         given = _clean(getattr(fields, name), name.replace("_", " "))
@@ -476,7 +480,9 @@ def close(session: Session, ref: str, amount: str | None, on: str | None) -> Non
         values["amount"] = parse_amount(amount, deal["currency"])
     at = session.stamp
     if on is not None:
-        day = dates.parse_date(on, session.today, what="close date")
+        day = dates.parse_date(
+            on, session.today, what="close date", order=session.config.date_order
+        )
         if day > session.today:
             raise InvalidInput(f"close date {on!r} is in the future: a won deal closed already")
         values["close_date"] = day.isoformat()
@@ -546,7 +552,7 @@ def log(
     if clear_next and (next_action or due):
         raise InvalidInput("--done clears the next action; do not give --next or --due with it")
     deal = resolve(session.store, ref)
-    when = dates.parse_when(at, session.now) if at else session.now
+    when = dates.parse_when(at, session.now, session.config.date_order) if at else session.now
     if when > session.now:
         raise InvalidInput(f"--at {at!r} is in the future: log what happened")
     stamp = dates.iso_now(when)

@@ -155,7 +155,9 @@ def check_options(fmt: str, fail_on: str | None) -> None:
 
 def set_today(session: Session, text: str) -> None:
     """Make the session's day ``text`` (any date form), keeping the clock's time of day."""
-    day = dates.parse_date(text, session.today, what="--today date")
+    day = dates.parse_date(
+        text, session.today, what="--today date", order=session.config.date_order
+    )
     session.now = datetime.combine(day, session.now.timetz())
 
 
