@@ -141,3 +141,13 @@ def test_a_foreign_sqlite_file_is_never_written(cli: Cli, isolated: Path) -> Non
     cli("--db", str(other), "add", "x", code=5)
     assert cli.stderr == f"dealctl: {other} is not a dealctl database\n"
     assert other.read_bytes() == before
+
+
+def test_a_global_option_after_the_command_says_where_it_goes(cli: Cli) -> None:
+    cli("add", "A")
+    cli("list", "--db", "other.db", code=2)
+    assert cli.stderr == (
+        "dealctl: --db is a global option: give it before the command (dealctl --db … list)\n"
+    )
+    cli("account", "list", "--color", "never", code=2)
+    assert "give it before the command (dealctl --color … account list)" in cli.stderr

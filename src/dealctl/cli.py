@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer._click.exceptions import NoArgsIsHelpError, UsageError
+from typer._click.exceptions import NoArgsIsHelpError, NoSuchOption, UsageError
 
 from dealctl import __version__
 from dealctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, DealctlError
@@ -57,6 +57,15 @@ class DealctlGroup(typer.core.TyperGroup):
             if _debugging():
                 raise
             where = exc.ctx.command_path if exc.ctx is not None else "dealctl"
+            if isinstance(exc, NoSuchOption) and any(
+                exc.option_name in p.opts for p in self.params
+            ):
+                command = where.removeprefix("dealctl ")
+                _fail(
+                    f"{exc.option_name} is a global option: give it before the command"
+                    f" (dealctl {exc.option_name} … {command})",
+                    exc.exit_code,
+                )
             _fail(f"{exc.format_message()} (see {where} -h)", exc.exit_code)
         except (typer.Exit, typer.Abort):
             raise
