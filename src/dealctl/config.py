@@ -344,6 +344,8 @@ def set_value(path: Path, key: str, value: str) -> None:
     parts = key.split(".")
     if not all(parts):
         raise InvalidInput(f"invalid config key {key!r}")
+    if path.exists() and not path.is_file():
+        raise InvalidInput(f"cannot write settings to {path}: not a regular file")
     data = read_file(path)
     node = data
     for part in parts[:-1]:

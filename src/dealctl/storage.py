@@ -59,6 +59,10 @@ def default_db_path(environ: Mapping[str, str]) -> Path:
     """``$DEALCTL_DB``, else ``$XDG_DATA_HOME/dealctl/deals.db``, else ``~/.local/share/...``."""
     if environ.get(DB_ENV):
         return Path(environ[DB_ENV]).expanduser()
+    return _data_home_path(environ)
+
+
+def _data_home_path(environ: Mapping[str, str]) -> Path:
     data_home = environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data_home) / "dealctl" / "deals.db"
 
@@ -72,9 +76,14 @@ def _busy_seconds(environ: Mapping[str, str]) -> float:
     return min(max(0.0, seconds), 3600.0) if math.isfinite(seconds) else DEFAULT_BUSY_SECONDS
 
 
-def _create_file(path: Path) -> None:
-    """Create an empty database file readable by its owner only (it holds contact data)."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+def _create_file(path: Path, *, folders: bool = False) -> None:
+    """Create an empty database file readable by its owner only (it holds contact data),
+    and its missing folders (0700) when ``folders``; otherwise a missing folder is an error
+    (a mistyped ``--db`` should not grow a tree of folders)."""
+    if folders:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    elif not path.parent.is_dir():
+        raise DatabaseError(f"cannot create database {path}: no folder {path.parent}")
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -151,10 +160,14 @@ class Store:
                 raise DatabaseError(
                     f"no database at {path}: add a deal or import first, or pass --db"
                 )
-            _create_file(path)
+            _create_file(path, folders=path == _data_home_path(env))
             created = True
         elif path.is_dir():
             raise DatabaseError(f"{path} is a folder, not a database file")
+        elif not path.is_file():
+            raise DatabaseError(f"{path} is not a regular file, not a database file")
+        elif create and path.stat().st_size == 0:
+            path.chmod(0o600)  # an empty file made beforehand is about to hold contact data
         busy = _busy_seconds(env)
         try:
             conn = sqlite3.connect(path, timeout=busy, isolation_level=None)

@@ -340,7 +340,9 @@ def write_export(
     machine = fmt in ("json", "jsonl")
     if encoding == "cp932" and machine:
         raise InvalidInput("JSON is always UTF-8: use --encoding cp932 with csv or tsv")
-    guard = excel and not machine
+    # CP932 is for Japanese Excel only: it gets Excel's formula guard too, which an import
+    # of a CP932 file takes off again.
+    guard = (excel or encoding == "cp932") and not machine
     if encoding == "cp932":
         check_cp932(session, kind, guard)
     names, cursor = _cursor(session, kind, guard)

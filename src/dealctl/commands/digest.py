@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +9,6 @@ from typing import Annotated
 import typer
 
 from dealctl.cli import app, output_for, reading
-from dealctl.errors import InvalidInput
 
 DigestOwner = Annotated[
     str | None, typer.Option("--owner", help="One owner's deals (default: everyone's).")
@@ -93,21 +91,11 @@ def calendar(
         zone = getattr(session.zone, "key", None) or str(session.zone)
         database = session.store.path
     data = ical.calendar_bytes(deals, zone_name=zone)
-    if output is None:
-        # iCalendar is UTF-8 with CRLF line ends, whatever the locale says.
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
-        return
-    from dealctl.storage import is_database_file
+    from dealctl.outputs import is_stdout, output_file
 
-    if is_database_file(output, database):
-        raise InvalidInput(f"{output} is the database itself: choose another file")
-    try:
-        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {output}: {exc.strerror}") from None
-    with open(fd, "wb") as stream:
+    # iCalendar is UTF-8 with CRLF line ends, whatever the locale says.
+    target = output or Path("-")
+    with output_file(target, database) as stream:
         stream.write(data)
-    sys.stderr.write(f"dealctl: wrote {len(deals)} next actions to {output}\n")
+    if not is_stdout(target):
+        sys.stderr.write(f"dealctl: wrote {len(deals)} next actions to {target}\n")

@@ -119,6 +119,8 @@ def backup(
             target = target / f"{source.stem}-{session.now.strftime('%Y%m%d-%H%M%S')}.db"
         if is_database_file(target, source):
             raise InvalidInput(f"{target} is the database itself: choose another file")
+        if target.exists() and not target.is_file():
+            raise InvalidInput(f"{target} is not a regular file: choose a file or a folder")
         if target.exists() and not force:
             raise InvalidInput(f"{target} exists: pass --force to replace it")
         if not target.parent.is_dir():

@@ -325,37 +325,11 @@ def export(
                 sys.stderr.write(f"dealctl: {line}\n")
             raise
 
-    with reading(ctx) as session:
-        if output is None:
-            # An export is data, not display: the encoding asked for, whatever the locale.
-            sys.stdout.flush()
-            write(session, sys.stdout.buffer)
-            sys.stdout.buffer.flush()
-            return
-        from dealctl.storage import is_database_file
+    from dealctl.outputs import is_stdout, output_file
 
-        if is_database_file(output, session.store.path):
-            raise InvalidInput(f"{output} is the database itself: choose another file")
-        count = _write_file(output, lambda stream: write(session, stream))
-    sys.stderr.write(f"dealctl: wrote {count} {kind} to {output}\n")
-
-
-def _write_file(output: Path, write: Callable[[BinaryIO], int]) -> int:
-    """Write through a private temporary file renamed into place: a refused or failed
-    export leaves no half-written file (a device or pipe is written directly)."""
-    if output.exists() and not output.is_file():
-        with output.open("wb") as stream:
-            return write(stream)
-    temporary = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {output}: {exc.strerror}") from None
-    try:
-        with open(fd, "wb") as stream:
-            count = write(stream)
-        temporary.replace(output)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    return count
+    # An export is data, not display: the encoding asked for, whatever the locale.
+    target = output or Path("-")
+    with reading(ctx) as session, output_file(target, session.store.path) as stream:
+        count = write(session, stream)
+    if not is_stdout(target):
+        sys.stderr.write(f"dealctl: wrote {count} {kind} to {target}\n")
