@@ -649,9 +649,7 @@ def funnel(session: Session, pipeline_key: str | None, *, filters: Filters | Non
                 "reached": entered,
                 "moved_on": moved,
                 "lost": lost_from.get(stage.id, 0),
-                "conversion_pct": (
-                    None if moved is None or entered == 0 else round(100 * moved / entered, 1)
-                ),
+                "conversion_pct": None if moved is None else tenths(100 * moved, entered),
                 "median_days": completed.median if is_open else None,
                 "mean_days": completed.mean if is_open else None,
                 "open_now": current.count if is_open else None,

@@ -226,7 +226,7 @@ def pipeline(
     write_rows(out, "table", table_columns, stages, title=f"Pipeline {key}")
     for total in analytics.totals_by_currency(stages):
         out.line(
-            f"Total {total['currency']}: {total['count']} deals, {money_text(total)},"
+            f"Total {total['currency']}: {counted(total['count'], 'deal')}, {money_text(total)},"
             f" weighted {money_text(total, 'weighted_amount')}"
         )
     if summary:
@@ -333,9 +333,10 @@ def funnel(
             f"Sales cycle: median {cycle.median:.1f} days, mean {cycle.mean:.1f} days"
             f" ({cycle.count} won)"
         )
-    if result.win_rate is not None:
+    win_rate = result.overall()["win_rate_pct"]
+    if win_rate is not None:
         out.line(
-            f"Win rate {100 * result.win_rate:.1f}% ({result.won} won / "
+            f"Win rate {win_rate:.1f}% ({result.won} won / "
             f"{result.won + result.lost} closed); {result.open} open"
         )
 
@@ -565,7 +566,7 @@ def lost(
     write_rows(out, "table", stage_cols + tail, stages, title="Lost from stage", show_all=True)
     count = sum(r["count"] for r in reasons)
     amounts = analytics.totals_by_currency([{**r, "weighted_amount": 0} for r in reasons])
-    out.line(f"Total: {count} lost deals; " + ", ".join(money_text(t) for t in amounts))
+    out.line(f"Total: {counted(count, 'lost deal')}; " + ", ".join(money_text(t) for t in amounts))
 
 
 REVISIT_COLUMNS = [
