@@ -78,7 +78,7 @@ class Output:
         from rich.console import Console
 
         styled = self.styled
-        return Console(
+        console = Console(
             file=self.stream,
             highlight=False,
             markup=False,
@@ -88,6 +88,10 @@ class Output:
             no_color=not styled,
             width=None if self.is_terminal else 10_000,
         )
+        # Rich's own handling exits with status 1 when the reader goes (`| head -1`); the
+        # broken pipe goes to dealctl's handler instead, which ends quietly with 0.
+        console.on_broken_pipe = _reader_gone  # type: ignore[method-assign]
+        return console
 
     def line(self, text: str = "") -> None:
         """A plain line of text (user text is never read as markup)."""
@@ -213,3 +217,7 @@ def _table(
     if hidden:
         console.print(Text(f"{hidden} more — use --all to show every row"))
     return shown + hidden
+
+
+def _reader_gone() -> None:
+    raise BrokenPipeError
