@@ -238,3 +238,38 @@ def test_export_is_utf8_whatever_the_locale() -> None:
     result = subprocess.run([DEALCTL, "export"], capture_output=True, env=env, check=False)
     assert result.returncode == 0
     assert "①保守更新,㈱サンプル" in result.stdout.decode("utf-8")
+
+
+def test_a_full_disk_or_a_closed_stdout_is_one_line_not_a_traceback() -> None:
+    assert run("add", "A", "--next", "call", "--due", "today").returncode == 0
+    full = subprocess.run(
+        f"{DEALCTL} digest > /dev/full", shell=True, capture_output=True, text=True, check=False
+    )
+    assert (full.returncode, full.stderr) == (
+        1,
+        "dealctl: cannot write: No space left on device; nothing was written\n",
+    )
+    closed = subprocess.run(
+        f"{DEALCTL} list >&-", shell=True, capture_output=True, text=True, check=False
+    )
+    assert (closed.returncode, closed.stderr) == (0, "")
+
+
+@pytest.mark.parametrize(
+    ("args", "clock", "message"),
+    [
+        (("add", "x", "--next", "n", "--due", "9999-12-31"), None,
+         "due date '9999-12-31' is out of range: use a year from 1900 to 2999"),
+        (("digest", "--today", "9999-12-31"), None,
+         "--today date '9999-12-31' is out of range: use a year from 1900 to 2999"),
+        (("digest",), "9999-12-31T23:59:59+14:00",
+         "DEALCTL_NOW '9999-12-31T23:59:59+14:00' is out of range: use a year from 1900 to 2999"),
+    ],
+)  # fmt: skip
+def test_dates_at_the_ends_of_the_calendar_are_refused(
+    args: tuple[str, ...], clock: str | None, message: str
+) -> None:
+    assert run("add", "A").returncode == 0
+    env = dict(os.environ, DEALCTL_NOW=clock) if clock else None
+    result = run(*args, env=env)
+    assert (result.returncode, result.stderr) == (2, f"dealctl: {message}\n")

@@ -41,6 +41,19 @@ def _wants_plain(argv: list[str]) -> bool:
 
 def main() -> None:
     """Run dealctl with this process's arguments and streams."""
+    try:
+        _main()
+    except KeyboardInterrupt:  # before the commands' own handler is in place
+        sys.stderr.write("dealctl: interrupted; nothing was written\n")
+        sys.exit(130)
+
+
+def _main() -> None:
+    # A stream closed by the caller (`dealctl list >&-`) reads as the null device.
+    if sys.stdout is None:
+        sys.stdout = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
     for stream in (sys.stdout, sys.stderr):
         # A terminal or pipe that cannot encode a character gets a replacement, not a crash.
         reconfigure = getattr(stream, "reconfigure", None)
@@ -57,6 +70,10 @@ def main() -> None:
     except BrokenPipeError:
         # The reader (`| head`) has what it wanted: leave quietly, with success.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except OSError as exc:  # a full disk behind `> file`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.stderr.write(f"dealctl: cannot write standard output: {exc.strerror}\n")
+        code = code or 1
     sys.exit(code)
 
 

@@ -6,6 +6,7 @@ values, caught once in :class:`DealctlGroup` and printed as one line on stderr.
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Iterator, Mapping
@@ -17,7 +18,7 @@ import typer
 from typer._click.exceptions import NoArgsIsHelpError, NoSuchOption, UsageError
 
 from dealctl import __version__
-from dealctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, DealctlError
+from dealctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, DealctlError
 from dealctl.render import COLOR_MODES, Column, Output
 from dealctl.session import Session, open_session
 
@@ -72,11 +73,19 @@ class DealctlGroup(typer.core.TyperGroup):
         except Exception as exc:
             if _debugging() or exc.__class__.__module__.startswith(("typer", "click")):
                 raise
+            if isinstance(exc, OverflowError):  # a date past year 9999, a number past any use
+                _fail("a date or number given is out of range; nothing was written", EXIT_USAGE)
+            if isinstance(exc, OSError) and exc.errno in _DISK_ERRORS:
+                _fail(f"cannot write: {exc.strerror}; nothing was written", EXIT_ERROR)
             _fail(
                 f"internal error ({exc.__class__.__name__}); nothing was written."
                 f" Run with {DEBUG_ENV}=1 to see the traceback",
                 EXIT_ERROR,
             )
+
+
+# Errors of the disk rather than of dealctl: a full disk, a quota, a failing device.
+_DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS}
 
 
 def _debugging() -> bool:

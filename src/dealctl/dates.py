@@ -13,12 +13,15 @@ import re
 import unicodedata
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
+from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dealctl.errors import InvalidInput
 
 CLOCK_ENV = "DEALCTL_NOW"
 
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+_Day = TypeVar("_Day", bound=date)
 _DATE_FORMS = "use YYYY-MM-DD, today, tomorrow, +3d, +2w, +1m, a weekday (fri), eow, eom"
 _WHEN_FORMS = (
     "use now, 14:30, 2026-12-03 14:30 (optional :SS and +09:00 or Z), "
@@ -106,9 +109,8 @@ def now(zone: tzinfo, environ: Mapping[str, str] | None = None) -> datetime:
         return datetime.now(zone)
     try:
         fixed = datetime.fromisoformat(value.strip())
-        if fixed.tzinfo is None:
-            return fixed.replace(tzinfo=zone)
-        return fixed.astimezone(zone)
+        fixed = fixed.replace(tzinfo=zone) if fixed.tzinfo is None else fixed.astimezone(zone)
+        return _in_range(fixed, CLOCK_ENV, value)
     except (ValueError, OverflowError):
         raise InvalidInput(
             f"invalid {CLOCK_ENV} {value!r}: use an ISO date-time such as 2026-12-03T09:00, "
@@ -135,7 +137,7 @@ def parse_date(text: str, today: date, *, what: str = "date", order: str | None 
     order set, raises InvalidInput naming ``what``.
     """
     try:
-        return _day(_normalise(text), today, order)
+        return _in_range(_day(_normalise(text), today, order), what, text)
     except _Ambiguous:
         raise InvalidInput(_ambiguous(what, text)) from None
     except (ValueError, OverflowError):
@@ -155,7 +157,7 @@ def parse_when(text: str, now: datetime, order: str | None = None) -> datetime:
     if normalised == "now":
         return now
     try:
-        value = _read(normalised, now, zone, order)
+        value = _in_range(_read(normalised, now, zone, order), "time", text)
     except _Ambiguous:
         raise InvalidInput(_ambiguous("time", text)) from None
     except (ValueError, OverflowError):
@@ -176,7 +178,7 @@ def parse_due(text: str, now: datetime, order: str | None = None) -> str:
     """
     zone = _zone_of(now)
     try:
-        value = _read(_normalise(text), now, zone, order)
+        value = _in_range(_read(_normalise(text), now, zone, order), "due date", text)
     except _Ambiguous:
         raise InvalidInput(_ambiguous("due date", text)) from None
     except (ValueError, OverflowError):
@@ -206,6 +208,16 @@ def iso_now(moment: datetime) -> str:
     """``moment`` as stored: ISO 8601 with offset, to the second (``2026-12-03T09:00:00+09:00``)."""
     _zone_of(moment)
     return moment.isoformat(timespec="seconds")
+
+
+def _in_range(value: _Day, what: str, text: str) -> _Day:
+    """A typed date within years 1900-2999: anything else is a typo, and dates near the
+    ends of Python's range break date arithmetic (a calendar's next day after 9999-12-31)."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        raise InvalidInput(
+            f"{what} {text!r} is out of range: use a year from {FIRST_YEAR} to {LAST_YEAR}"
+        )
+    return value
 
 
 def _zone_of(moment: datetime) -> tzinfo:

@@ -28,6 +28,8 @@ def digest(
             "--days",
             help="Also what is due in the next N days (default: config digest.days).",
             show_default=False,
+            min=0,
+            max=3650,
         ),
     ] = None,
     today: Annotated[
