@@ -254,7 +254,7 @@ def test_parse_date_weekday_is_strictly_after_today() -> None:
         ("eoq", date(2026, 1, 1), date(2026, 3, 31)),
         ("eoq", date(2026, 5, 15), date(2026, 6, 30)),
         ("eoq", date(2026, 9, 30), date(2026, 9, 30)),
-        ("eoq", date(9999, 11, 1), date(9999, 12, 31)),
+        ("eoq", date(2999, 11, 1), date(2999, 12, 31)),  # the last day of the range
         ("eoy", THURSDAY, date(2026, 12, 31)),
         ("eoy", date(2026, 1, 1), date(2026, 12, 31)),
         ("sow", THURSDAY, date(2026, 12, 7)),
@@ -372,15 +372,25 @@ def test_parse_date_names_what_was_asked_for() -> None:
         parse_date("4/1", THURSDAY, what="close date")
 
 
-@given(
-    day=st.dates(max_value=date.max - timedelta(days=400)),
-    n=st.integers(min_value=0, max_value=400),
-)
+# Typed dates are kept to years 1900-2999 (see the range test below).
+IN_RANGE = st.dates(min_value=date(1900, 1, 1), max_value=date(2998, 11, 30))
+
+
+@given(day=IN_RANGE, n=st.integers(min_value=0, max_value=400))
 def test_parse_date_days_ahead_property(day: date, n: int) -> None:
     assert parse_date(f"+{n}d", day) == day + timedelta(days=n)
 
 
-@given(day=st.dates(max_value=date(9999, 12, 24)), name=st.sampled_from(["mon", "fri", "sun"]))
+@pytest.mark.parametrize(
+    ("text", "today"),
+    [("1899-12-31", THURSDAY), ("3000-01-01", THURSDAY), ("+1d", date(2999, 12, 31))],
+)
+def test_parse_date_keeps_to_the_years_1900_to_2999(text: str, today: date) -> None:
+    with pytest.raises(InvalidInput, match=r"is out of range: use a year from 1900 to 2999$"):
+        parse_date(text, today)
+
+
+@given(day=IN_RANGE, name=st.sampled_from(["mon", "fri", "sun"]))
 def test_parse_date_weekday_property(day: date, name: str) -> None:
     result = parse_date(name, day)
     assert 1 <= (result - day).days <= 7
