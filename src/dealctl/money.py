@@ -15,7 +15,7 @@ from dealctl.errors import InvalidInput
 
 __all__ = ["currency_code", "format_amount", "minor_units", "parse_amount", "to_decimal_text"]
 
-# ISO 4217 exponents that differ from 2; every other code, known or not, has 2.
+# ISO 4217 exponents that differ from 2; every other code has 2.
 # fmt: off
 _EXPONENTS: dict[str, int] = {
     **dict.fromkeys([
@@ -26,6 +26,23 @@ _EXPONENTS: dict[str, int] = {
     **dict.fromkeys(["CLF", "UYW"], 4),
 }
 # fmt: on
+
+# ISO 4217 codes in use (list one, 2025), with a few withdrawn ones still found in old
+# exports (HRK, SLL, ZWL); the funds, metals and test codes are left out.
+# fmt: off
+_CODES = frozenset("""
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BRL BSD BTN
+BWP BYN BZD CAD CDF CHF CLF CLP CNY COP CRC CUC CUP CVE CZK DJF DKK DOP DZD EGP ERN ETB
+EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HRK HTG HUF IDR ILS INR IQD IRR ISK
+JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD
+MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR
+PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD SSP STN SVC SYP
+SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD UYI UYU UYW UZS VED VES VND VUV WST
+XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL
+""".split())  # noqa: SIM905 (a block of codes reads better than a list)
+# fmt: on
+# Words people write for a currency, for the hint when they are refused.
+_WORDS = {"YEN": "JPY", "RMB": "CNY", "EURO": "EUR", "DOLLAR": "USD", "POUND": "GBP", "WON": "KRW"}
 
 # What a symbol means when it stands alone (``currency_code("$")``)...
 _SYMBOL_CODES: dict[str, str] = {"¥": "JPY", "円": "JPY", "$": "USD", "€": "EUR", "£": "GBP"}
@@ -75,7 +92,7 @@ def minor_units(currency: str) -> int:
 
     ``currency`` goes through :func:`currency_code` first, so ``"jpy"`` and ``"円"`` work.
     JPY, KRW, VND, CLP, ISK... have 0, BHD, KWD, OMR, JOD, TND... have 3, and every other
-    well-formed code, listed in ISO 4217 or not, has 2.
+    ISO 4217 code has 2.
     """
     return _EXPONENTS.get(currency_code(currency), 2)
 
@@ -84,18 +101,20 @@ def currency_code(text: str) -> str:
     """Return ``text`` as an upper-case ISO 4217 code.
 
     The text is NFKC-normalised and stripped; ``¥``, ``￥`` and ``円`` mean JPY, ``$`` USD,
-    ``€`` EUR and ``£`` GBP. Anything else must be three ASCII letters (any case), else
-    :class:`InvalidInput`.
+    ``€`` EUR and ``£`` GBP. Anything else must be an ISO 4217 code in use (any case),
+    else :class:`InvalidInput`, which suggests the code for a word such as ``yen``.
     """
     normalised = unicodedata.normalize("NFKC", text).strip()
     code = _SYMBOL_CODES.get(normalised, normalised)
     # Checked before upper-casing, which would turn 'ß' into the ASCII 'SS'.
-    if not _CODE.fullmatch(code):
-        raise InvalidInput(
-            f"invalid currency {text!r}: expected a 3-letter ISO 4217 code such as JPY or USD,"
-            " or one of ¥ 円 $ € £"
-        )
-    return code.upper()
+    if _CODE.fullmatch(code) and code.upper() in _CODES:
+        return code.upper()
+    meant = _WORDS.get(normalised.upper().rstrip("S"))
+    hint = f" (did you mean {meant}?)" if meant else ""
+    raise InvalidInput(
+        f"invalid currency {text!r}{hint}: expected an ISO 4217 code such as JPY or USD,"
+        " or one of ¥ 円 $ € £"
+    )
 
 
 def parse_amount(text: str, currency: str) -> int:
