@@ -126,9 +126,24 @@ def test_control_characters_are_refused_everywhere(cli: Cli, args: tuple[str, ..
 
 def test_advancing_into_the_won_stage_closes_today(cli: Cli) -> None:
     cli("add", "A", "--close", "2027-01-29", "--stage", "negotiation")
-    cli("advance", "1")
+    cli("advance", "1", "--next", "sign", code=2)
+    assert cli.stderr == (
+        "dealctl: advancing deal 1 to contract wins it, and a won deal has no next action:"
+        " leave out --next and --due\n"
+    )
+    assert cli("advance", "1") == "deal 1 → contract (契約) (won)\n"
     card = cli("show", "1", "--format", "json")
     assert '"status": "won"' in card and '"close_date": "2026-12-03"' in card
+
+
+def test_a_deal_is_not_won_before_its_last_stage_change(cli: Cli) -> None:
+    cli("add", "A")
+    cli("close", "1", "--date", "2026-12-02", code=2)
+    assert cli.stderr == (
+        "dealctl: close date '2026-12-02' is before deal 1's last stage change (2026-12-03):"
+        " its history would run backwards\n"
+    )
+    cli("close", "1", "--date", "today")
 
 
 def test_a_foreign_sqlite_file_is_never_written(cli: Cli, isolated: Path) -> None:

@@ -436,6 +436,11 @@ def advance(
         if following is None:
             raise StateError(f"deal {deal['number']} is at the last stage")
         target = following
+    if target.kind == "won" and (next_action or due):
+        raise InvalidInput(
+            f"advancing deal {deal['number']} to {target.key} wins it, and a won deal has no"
+            " next action: leave out --next and --due"
+        )
     next_values = _values(session, DealFields(next_action=next_action, due=due), deal)
     move(session, deal, target)
     if target.kind == "won":
@@ -485,6 +490,16 @@ def close(session: Session, ref: str, amount: str | None, on: str | None) -> Non
         )
         if day > session.today:
             raise InvalidInput(f"close date {on!r} is in the future: a won deal closed already")
+        last = session.store.one(
+            "SELECT MAX(at) AS at FROM stage_changes WHERE deal_id = ?", (deal["id"],)
+        )
+        moments = [deal["created_at"], *([last["at"]] if last and last["at"] else [])]
+        since = max(dates.due_date(moment, session.zone) for moment in moments)
+        if day < since:
+            raise InvalidInput(
+                f"close date {on!r} is before deal {deal['number']}'s last stage change"
+                f" ({since.isoformat()}): its history would run backwards"
+            )
         values["close_date"] = day.isoformat()
         if day != session.today:
             at = f"{day.isoformat()}T12:00:00{session.stamp[19:]}"

@@ -168,7 +168,8 @@ def advance(
 
     with writing(ctx) as session:
         target = deals.advance(session, deal, stage, next_action, due)
-    output_for(ctx).line(f"deal {deal} → {target.label}")
+    won = " (won)" if target.kind == "won" else ""
+    output_for(ctx).line(f"deal {deal} → {target.label}{won}")
 
 
 @app.command()
