@@ -173,7 +173,7 @@ def test_cron_digest_shows_the_tokyo_day_on_a_utc_server(
         (("--fail-on", "any"), 1),
         (("--owner", "田中", "--fail-on", "overdue"), 0),  # only a deal due today
         (("--owner", "田中", "--fail-on", "due"), 1),
-        (("--owner", "nobody", "--fail-on", "any"), 0),
+        (("--owner", "nobody", "--fail-on", "any"), 3),  # a typo is not a clear day
         (("--fail-on", "sometimes"), 2),
     ],
 )
@@ -186,6 +186,9 @@ def test_cron_exit_status_follows_fail_on(book: Path, args: tuple[str, ...], cod
         assert result.stderr == (
             b"dealctl: unknown --fail-on 'sometimes': use one of overdue, due, any\n"
         )
+    elif code == 3:
+        assert result.stdout == b""
+        assert result.stderr.startswith(b"dealctl: no deal has owner 'nobody' (owners: ")
     else:
         assert result.stdout.startswith(b"Digest for Thu 2026-12-03 (Asia/Tokyo)")
 
@@ -202,11 +205,15 @@ def test_owner_digest_and_an_empty_day(cli: Cli, book: Path) -> None:
         "Due today (1)\n"
         "  #3 Due today · アプローチ · next: demo · due today\n"
     )
-    assert cli("digest", "--owner", "nobody", "--fail-on", "any") == (
-        "Digest for Thu 2026-12-03 (Asia/Tokyo), owner nobody\n"
+    number = cli("add", "Old lead", "--owner", "山本 ", "-q").strip()  # spaces are trimmed
+    cli("lose", number, "--reason", "price")
+    assert cli("digest", "--owner", " 山本", "--fail-on", "any") == (
+        "Digest for Thu 2026-12-03 (Asia/Tokyo), owner 山本\n"
         "Nothing due, overdue or waiting: a clear day.\n"
         "Open pipeline: no open deals\n"
     )
+    cli("digest", "--owner", "山元", code=3)
+    assert cli.stderr.startswith("dealctl: no deal has owner '山元' (owners: ")
 
 
 def test_markdown_digest(cli: Cli, book: Path) -> None:
@@ -290,7 +297,8 @@ def test_settings_come_from_the_config(cli: Cli, book: Path) -> None:
     config.write_text('[digest]\ndays = "a week"\n', encoding="utf-8")
     cli("digest", code=1)
     assert cli.stderr == (
-        f"dealctl: config {config}: digest.days must be a whole number of days (0 or more)\n"
+        f"dealctl: config {config}: digest.days must be a whole number of days from 0 to 3650,"
+        " not 'a week'\n"
     )
 
 

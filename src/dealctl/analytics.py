@@ -19,7 +19,7 @@ from typing import Any
 from dealctl import dates
 from dealctl.catalogue import Catalogue, Stage
 from dealctl.deals import DEAL_VIEW
-from dealctl.errors import InvalidInput
+from dealctl.errors import InvalidInput, NotFound
 from dealctl.session import Session
 
 # --- numbers ---------------------------------------------------------------------------------
@@ -199,6 +199,19 @@ class Filters:
         return self.since is not None or self.until is not None
 
 
+def check_owner(session: Session, owner: str) -> None:
+    """Refuse an owner no deal has: a typo in a crontab's ``--owner`` would otherwise give
+    a clear day every morning, and ``--fail-on`` would never fire."""
+    if session.store.one("SELECT 1 FROM deals WHERE owner = ? LIMIT 1", (owner,)):
+        return
+    rows = session.store.query(
+        "SELECT DISTINCT owner FROM deals WHERE owner IS NOT NULL AND owner != ''"
+        " AND deleted_at IS NULL ORDER BY owner LIMIT 11"
+    )
+    known = ", ".join(r["owner"] for r in rows[:10]) + (", …" if len(rows) > 10 else "")
+    raise NotFound(f"no deal has owner {owner!r}" + (f" (owners: {known})" if known else ""))
+
+
 def where_for(
     session: Session,
     filters: Filters,
@@ -219,6 +232,7 @@ def where_for(
         parts.append("d.pipeline_id = ?")
         params.append(catalogue.pipeline_id(filters.pipeline))
     if filters.owner:
+        check_owner(session, filters.owner)
         parts.append("d.owner = ?")
         params.append(filters.owner)
     if period_column and filters.has_period:
@@ -300,7 +314,9 @@ def due(session: Session, *, only: str | None, within: int, owner: str | None) -
     limit = (horizon + timedelta(days=2)).isoformat()
     params: list[Any] = [limit]
     owner_sql = ""
+    owner = owner.strip() if owner else None
     if owner:
+        check_owner(session, owner)
         owner_sql = " AND d.owner = ?"
         params.append(owner)
     rows = session.store.query(

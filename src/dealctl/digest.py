@@ -18,7 +18,7 @@ from typing import Any
 
 from dealctl import analytics, dates, stakeholders
 from dealctl.config import Config
-from dealctl.errors import ConfigError, InvalidInput
+from dealctl.errors import InvalidInput
 from dealctl.money import format_amount
 from dealctl.session import Session
 from dealctl.text import counted
@@ -80,18 +80,8 @@ class Settings:
 
 
 def settings(config: Config) -> Settings:
-    """Read and check the digest settings (a bad value names the file and the key)."""
-    values = []
-    for section, key in (("digest", "days"), ("sla", "first_response_hours")):
-        table = config.data.get(section)
-        value = table.get(key) if isinstance(table, dict) else None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ConfigError(
-                f"config {config.path}: {section}.{key} must be a whole number of"
-                f" {'days' if key == 'days' else 'hours'} (0 or more)"
-            )
-        values.append(value)
-    return Settings(days=values[0], first_response_hours=values[1])
+    """The digest settings in force (checked when the configuration was loaded)."""
+    return Settings(days=config.digest_days, first_response_hours=config.first_response_hours)
 
 
 @dataclass
@@ -168,6 +158,7 @@ def build(session: Session, *, owner: str | None = None, days: int | None = None
     if days < 0:
         raise InvalidInput(f"invalid --days {days}: use 0 or more")
     today = session.today
+    owner = owner.strip() if owner else None
     where, params = ("d.owner = ?", [owner]) if owner else ("", [])
     open_rows = analytics.open_deals(session, where, params)
     by_id = {row["id"]: row for row in open_rows}
