@@ -16,7 +16,7 @@ from dealctl.text import company_key, norm
 SORTS = {
     "number": "d.number",
     "due": "d.next_due IS NULL, d.next_due, d.number",
-    "amount": "d.amount IS NULL, d.amount DESC, d.number",
+    "amount": "d.amount IS NULL, d.currency, d.amount DESC, d.number",  # never across currencies
     "close": "d.close_date IS NULL, d.close_date, d.number",
     "created": "d.created_at, d.number",
     "updated": "d.updated_at DESC, d.number",

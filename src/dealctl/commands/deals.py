@@ -102,13 +102,13 @@ def edit(
     account: AccountOpt = None,
     contact: ContactOpt = None,
     amount: AmountOpt = None,
-    currency: CurrencyOpt = None,
+    currency: Annotated[str | None, typer.Option("--currency", help="ISO code.")] = None,
     pipeline: PipelineOpt = None,
     stage: StageOpt = None,
     close: CloseOpt = None,
     next_action: NextOpt = None,
     due: DueOpt = None,
-    owner: OwnerOpt = None,
+    owner: Annotated[str | None, typer.Option("--owner", help="Owner.")] = None,
     tag: TagOpt = None,
     untag: Annotated[list[str] | None, typer.Option("--untag", help="Remove a tag.")] = None,
     source: SourceOpt = None,
@@ -176,7 +176,14 @@ def advance(
 def lose(
     ctx: typer.Context,
     deal: DealArg,
-    reason: Annotated[str, typer.Option("--reason", "-r", help="A configured lost reason.")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason",
+            "-r",
+            help="A configured lost reason, by key or name (dealctl config get lost_reasons).",
+        ),
+    ],
     note: Annotated[str | None, typer.Option("--note", help="What happened.")] = None,
 ) -> None:
     """Mark a deal lost, with a reason from the configured list.
