@@ -17,21 +17,15 @@ from typing import Any
 from dealctl import dates, records
 from dealctl.config import Config
 from dealctl.deals import DEAL_VIEW, checked_text, resolve
-from dealctl.errors import ConfigError, InvalidInput, NotFound, StateError
+from dealctl.errors import InvalidInput, NotFound, StateError
 from dealctl.session import Session
 from dealctl.storage import new_id
 from dealctl.text import norm
 
 
 def templates(config: Config) -> dict[str, list[str]]:
-    """The configured route templates, name -> steps."""
-    table = config.data.get("routes", {})
-    if not isinstance(table, Mapping) or not all(
-        isinstance(v, list) and v and all(isinstance(s, str) and s.strip() for s in v)
-        for v in table.values()
-    ):
-        raise ConfigError(f"config {config.path}: routes must be a table of name = [steps]")
-    return {str(k): [str(s) for s in v] for k, v in table.items()}
+    """The configured route templates, name -> steps (checked when the config was loaded)."""
+    return config.routes
 
 
 def steps(session: Session, deal_id: str) -> list[sqlite3.Row]:

@@ -55,21 +55,21 @@ def config_get(key: Annotated[str, typer.Argument(help="Dotted key, e.g. timezon
     sys.stdout.write(text)
 
 
-@config_app.command("set")
+# A value may start with '-' (`config set digest.days -3`): it is an argument, not an option.
+@config_app.command("set", context_settings={"ignore_unknown_options": True})
 def config_set(
     key: Annotated[str, typer.Argument(help="Dotted key, e.g. timezone.")],
     value: Annotated[str, typer.Argument(help="New value (TOML syntax for numbers, lists).")],
 ) -> None:
     """Change one setting in the config file (comments in the file are not kept).
 
+    The value is checked like the whole file: a bad one is refused and the file kept.
+
     Example: dealctl config set timezone Asia/Tokyo
     """
-    from dealctl import dates
     from dealctl.config import config_path as path_of
     from dealctl.config import set_value
 
-    if key == "timezone" and value:
-        dates.local_zone(value)
     path = path_of(os.environ)
     set_value(path, key, value)
     sys.stderr.write(f"dealctl: {key} set in {path} (comments in that file are not kept)\n")
