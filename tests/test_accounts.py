@@ -397,3 +397,115 @@ def test_documented_columns_match(cli: Cli) -> None:
     assert documented["account dupes"] == DUPE_COLUMNS
     assert documented["account show --format json"] == VIEW_KEYS
     assert documented["totals"] == TOTAL_KEYS
+
+
+# --- one reference rule wherever an account is named -------------------------------------------
+
+
+def _five_accounts(cli: Cli) -> None:
+    for name in ("Alpha", "Bravo", "Charlie", "Delta", "Echo"):
+        cli("account", "add", name)
+
+
+def test_an_account_number_is_that_account_wherever_an_account_is_named(cli: Cli) -> None:
+    _five_accounts(cli)
+    for typed in ("#5", "5", "＃５", "５"):  # NFKC first: full-width forms are numbers too
+        cli("contact", "add", f"c{typed}", "-a", typed)
+    cli("contact", "add", "Taro", "-a", "Alpha")
+    assert cli("contact", "edit", "Taro", "-a", "＃５") == "contact Taro: account changed\n"
+    assert [c["account"] for c in _json(cli, "contact", "list", "-a", "＃５")] == ["Echo"] * 5
+    assert _json(cli, "account", "show", "＃５")["name"] == "Echo"
+    # An unknown number is an error naming it, whichever command and however typed; it is
+    # never taken for a new account's name.
+    for command in (
+        ("contact", "add", "x", "-a", "#9"),
+        ("contact", "add", "x", "-a", "９"),
+        ("contact", "edit", "Taro", "-a", "9"),
+        ("contact", "list", "-a", "#9"),
+        ("account", "show", "9"),
+        ("account", "edit", "#9", "--notes", "x"),
+        ("account", "merge", "1", "＃９"),
+    ):
+        cli(*command, code=3)
+        assert cli.stderr == "dealctl: no account #9\n", command
+    assert [a["name"] for a in _json(cli, "account", "list")] == [
+        "Alpha",
+        "Bravo",
+        "Charlie",
+        "Delta",
+        "Echo",
+    ]
+    # A name is matched as before: by its company key, and a new name makes an account.
+    cli("contact", "add", "Hanako", "-a", "株式会社 ALPHA")
+    cli("contact", "add", "Jiro", "-a", "Foxtrot")
+    assert [(c["name"], c["account"]) for c in _json(cli, "contact", "list")][-2:] == [
+        ("Hanako", "Alpha"),
+        ("Jiro", "Foxtrot"),
+    ]
+
+
+def test_add_edit_and_list_read_account_numbers_as_contacts_do(cli: Cli) -> None:
+    _five_accounts(cli)
+    cli("add", "X", "--account", "#5")
+    cli("add", "Y", "--account", "Alpha")
+    # ... and `edit` names the fields as its options do, not as columns.
+    assert cli("edit", "2", "--account", "＃５", "--stage", "proposal") == (
+        "deal 2: account, stage changed\n"
+    )
+    assert [(d["number"], d["account"]) for d in _json(cli, "list")] == [(1, "Echo"), (2, "Echo")]
+    assert [d["number"] for d in _json(cli, "list", "--account", "5")] == [1, 2]
+    assert [d["number"] for d in _json(cli, "list", "--account", "#5")] == [1, 2]
+    for command in (
+        ("add", "Z", "--account", "#9"),
+        ("edit", "1", "--account", "9"),
+        ("list", "--account", "#9"),
+    ):
+        cli(*command, code=3)
+        assert cli.stderr == "dealctl: no account #9\n", command
+    assert len(_json(cli, "account", "list")) == 5
+
+
+def test_an_account_merged_away_says_where_it_went(cli: Cli) -> None:
+    _five_accounts(cli)
+    cli("contact", "add", "Taro", "-a", "Echo")
+    assert cli("account", "merge", "1", "5") == (
+        "merged 5 Echo into 1 Alpha: 0 deals and 1 contact moved\n"
+    )
+    for command in (
+        ("account", "show", "5"),
+        ("account", "show", "#5"),
+        ("contact", "add", "x", "-a", "#5"),
+        ("contact", "list", "-a", "5"),
+    ):
+        cli(*command, code=3)
+        assert cli.stderr == "dealctl: account #5 Echo was merged into #1 Alpha\n", command
+    # Merging it again, by number or by its old name, says it is done already.
+    for ref in ("5", "#5", "Echo", "echo"):
+        cli("account", "merge", "1", ref, code=1)
+        assert cli.stderr == "dealctl: account #5 Echo was merged into #1 Alpha already\n", ref
+    cli("account", "merge", "1", "1", code=2)
+    assert cli.stderr == "dealctl: account 1 Alpha cannot be merged into itself\n"
+    # Into another account, the merged-away number still says where it went ...
+    cli("account", "merge", "2", "5", code=3)
+    assert cli.stderr == "dealctl: account #5 Echo was merged into #1 Alpha\n"
+    # ... while its old name, which leads to account 1, merges account 1.
+    assert cli("account", "merge", "2", "Echo").startswith("merged 1 Alpha into 2 Bravo:")
+    cli("account", "show", "5", code=3)
+    assert cli.stderr == "dealctl: account #5 Echo was merged into #2 Bravo\n"
+    assert cli("undo").startswith("undid account merge")
+    assert _json(cli, "account", "show", "Echo")["number"] == 1
+
+
+def test_account_show_gives_each_deal_s_bant_and_what_is_missing(cli: Cli) -> None:
+    cli("add", "A", "--account", "Alpha")
+    cli("add", "B", "--account", "Alpha")
+    cli("qualify", "1", "--budget", "100万", "--need", "x", "--authority", "部長")
+    deals = _json(cli, "account", "show", "Alpha")["deals"]
+    assert [(d["qualification"], d["qualification_missing"]) for d in deals] == [
+        (3, "timing"),
+        (0, "budget,authority,need,timing"),
+    ]
+    assert list(deals[0])[-3:] == ["weighted_amount", "qualification", "qualification_missing"]
+    table = cli("account", "show", "Alpha")
+    assert "│ 3/4 −T" in table
+    assert "│ 0/4 −BANT" in table

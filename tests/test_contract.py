@@ -334,7 +334,9 @@ def test_every_listing_command_is_pinned() -> None:
 
 @pytest.mark.parametrize(
     # 田中 has one deal in the book, with nothing due.
-    "command", [("list", "--tag", "nosuch"), ("due", "--owner", "田中")], ids=" ".join
+    "command",
+    [("list", "--tag", "nosuch"), ("due", "--owner", "田中")],
+    ids=" ".join,
 )
 def test_an_empty_listing_still_has_its_header(
     cli: Cli, book: Path, command: tuple[str, ...]

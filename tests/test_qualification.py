@@ -3,7 +3,11 @@ is shown (`show`, `list`), and the scores `dealctl next` reads."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import sqlite3
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +17,7 @@ from dealctl.session import open_session
 from tests.conftest import Cli
 from tests.test_contract import DEAL_COLUMNS, _documented_tables
 
-LIST_COLUMNS = (*DEAL_COLUMNS, "qualification")
+LIST_COLUMNS = (*DEAL_COLUMNS, "qualification", "qualification_missing")
 QUALIFY_KEYS = (
     "number",
     "score",
@@ -180,17 +184,40 @@ def test_the_score_is_on_the_card_in_list_and_in_the_priority_scores(cli: Cli) -
     shown = _json(cli, "show", "1")["qualification"]
     assert (shown["score"], shown["missing"]) == (3, ["authority"])
 
-    csv_lines = cli("list", "--status", "all", "--format", "csv").splitlines()
-    assert csv_lines[0] == ",".join(LIST_COLUMNS)
-    assert [line.rsplit(",", 1)[1] for line in csv_lines[1:]] == ["3", "0", "1"]
+    # The score and the parts missing are the last two columns, in every machine format.
+    csv_rows = list(csv.reader(io.StringIO(cli("list", "--status", "all", "--format", "csv"))))
+    assert tuple(csv_rows[0]) == LIST_COLUMNS
+    assert [tuple(r[-2:]) for r in csv_rows[1:]] == [
+        ("3", "authority"),
+        ("0", "budget,authority,need,timing"),
+        ("1", "budget,authority,timing"),
+    ]
     rows = _json(cli, "ls")
     assert [tuple(r) for r in rows] == [LIST_COLUMNS] * 2
-    assert [(r["number"], r["qualification"]) for r in rows] == [(1, 3), (2, 0)]
+    assert [(r["number"], r["qualification"], r["qualification_missing"]) for r in rows] == [
+        (1, 3, "authority"),
+        (2, 0, "budget,authority,need,timing"),
+    ]
     jsonl = [json.loads(x) for x in cli("list", "--format", "jsonl").splitlines()]
-    assert [r["qualification"] for r in jsonl] == [3, 0]
-    assert cli("list", "--format", "tsv").splitlines()[0] == "\t".join(LIST_COLUMNS)
+    assert [(r["qualification"], r["qualification_missing"]) for r in jsonl] == [
+        (3, "authority"),
+        (0, "budget,authority,need,timing"),
+    ]
+    tsv = cli("list", "--format", "tsv").splitlines()
+    assert tsv[0] == "\t".join(LIST_COLUMNS)
+    assert [line.split("\t")[-2:] for line in tsv[1:]] == [
+        ["3", "authority"],
+        ["0", "budget,authority,need,timing"],
+    ]
     assert cli("list", "--tag", "none", "--format", "csv") == ",".join(LIST_COLUMNS) + "\n"
-    assert "BANT" not in cli("list", "--format", "table")
+    # On a terminal: one compact BANT column, the score and the initials missing.
+    table = cli("list", "--status", "all", "--format", "table").splitlines()
+    assert table[0].split("┃")[-1].strip() == "BANT"
+    assert [line.split("│")[-1].strip() for line in table[2:]] == [
+        "3/4 −A",
+        "0/4 −BANT",
+        "1/4 −BAT",
+    ]
     assert cli("list", "-q") == "1\n2\n"
     # `due` keeps its own 23 columns.
     cli("edit", "1", "--next", "call", "--due", "today")
@@ -216,3 +243,58 @@ def test_many_deals_are_scored_in_one_pass(cli: Cli) -> None:
         session.close()
     assert few == {ids[2]: (1, ["budget", "authority", "timing"])}
     assert many == {ids[1]: (0, list(qualification.PARTS)), **few}
+
+
+def test_a_complete_qualification_has_nothing_missing(cli: Cli) -> None:
+    cli("add", "A")
+    cli("qualify", "1", "--budget", "1", "--authority", "部長", "--need", "x", "--timing", "eoq")
+    assert [(r["qualification"], r["qualification_missing"]) for r in _json(cli, "list")] == [
+        (4, "")
+    ]
+    assert cli("list", "--format", "csv").splitlines()[1].endswith(",4,")
+    assert cli("list", "--format", "table").splitlines()[2].split("│")[-1].strip() == "4/4"
+
+
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("-100", "a budget cannot be negative"),
+        ("△50,000", "a budget cannot be negative"),
+        ("▲5万", "a budget cannot be negative"),
+        ("(1,000)", "a budget cannot be negative"),
+        ("0", "a budget of 0 is no budget; use --budget unknown when it is not known"),
+        ("¥0", "a budget of 0 is no budget; use --budget unknown when it is not known"),
+        ("-0", "a budget of 0 is no budget; use --budget unknown when it is not known"),
+    ],
+)
+def test_a_budget_of_0_or_below_is_refused(cli: Cli, typed: str, why: str) -> None:
+    cli("add", "A")
+    cli("qualify", "1", "--budget", "300万")
+    cli("qualify", "1", "--budget", typed, "--need", "x", code=2)
+    assert cli.stderr == f"dealctl: invalid budget {typed!r}: {why}\n"
+    result = _json(cli, "qualify", "1")  # nothing written, not even the need
+    assert (result["budget"], result["need"], result["score"]) == (3000000, None, 1)
+
+
+def test_a_budget_of_0_or_below_in_an_older_book_is_not_known(cli: Cli, db_path: Path) -> None:
+    cli("add", "A")
+    cli("add", "B")
+    cli("qualify", "1", "--budget", "100")
+    cli("qualify", "2", "--budget", "100")
+    with sqlite3.connect(db_path) as conn:  # as `qualify` wrote them before it refused them
+        for number, budget in ((1, -100), (2, 0)):
+            conn.execute(
+                "UPDATE qualifications SET budget = ?"
+                " WHERE deal_id = (SELECT id FROM deals WHERE number = ?)",
+                (budget, number),
+            )
+    conn.close()
+    assert _scores() == {1: 0, 2: 0}
+    assert _json(cli, "qualify", "1")["missing"] == list(qualification.PARTS)
+
+
+def test_the_card_counts_one_day_in_the_singular(cli: Cli) -> None:
+    cli("add", "A", "--next", "call", "--due", "tomorrow")
+    cli("add", "B", "--next", "call", "--due", "yesterday")
+    assert "due in 1 day;" in cli("show", "1")
+    assert "1 day overdue;" in cli("show", "2")

@@ -455,3 +455,57 @@ def test_dealctl_undo_reverts_each_committee_command(cli: Cli) -> None:
     cli("contact", "edit", "佐藤", "--email", "")
     cli("undo")
     assert [c["email"] for c in _json(cli, "contact", "list")] == ["sato@example.com"]
+
+
+# --- contacts named in full-width forms -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["ＴＡＲＯ＠ＥＸＡＭＰＬＥ．ＣＯＭ", "taro＠example.com", " Taro@Example.com "],
+    ids=["full-width", "full-width-at", "ascii"],
+)
+def test_a_contact_is_found_by_its_e_mail_typed_in_full_width(cli: Cli, typed: str) -> None:
+    cli("add", "基幹", "--account", "サンプル")
+    cli("contact", "add", "山田太郎", "-a", "#1", "--email", "ＴＡＲＯ＠ＥＸＡＭＰＬＥ．ＣＯＭ")
+    assert _json(cli, "contact", "show", "1")["email"] == "TARO@EXAMPLE.COM"
+    assert _json(cli, "contact", "show", typed)["number"] == 1
+    assert cli("stakeholder", "add", "1", typed, "--role", "user") == (
+        "deal 1: contact 1 山田太郎 added as user\n"
+    )
+    cli("qualify", "1", "--authority", typed)
+    assert _json(cli, "qualify", "1")["authority_contact"] == "1 山田太郎"
+    assert [r["contact"] for r in _json(cli, "stakeholder", "list", "--contact", typed)] == [1]
+    assert cli("stakeholder", "remove", "1", typed) == f"deal 1: {typed} removed (user)\n"
+    assert [c["number"] for c in _json(cli, "contact", "list")] == [1]  # no second contact
+
+
+def test_a_new_contact_by_full_width_e_mail_is_stored_as_contact_add_stores_it(cli: Cli) -> None:
+    cli("add", "基幹")
+    typed = "ｈａｎａｋｏ＠ｅｘａｍｐｌｅ．ｃｏｍ"
+    assert cli("stakeholder", "add", "1", typed, "--role", "user") == (
+        "deal 1: contact 1 hanako@example.com (new) added as user\n"
+    )
+    card = _json(cli, "contact", "show", "hanako@example.com")
+    assert (card["name"], card["email"]) == ("hanako@example.com", "hanako@example.com")
+    # One address, one contact.
+    cli("contact", "add", "花子", "--email", "HANAKO@example.com", code=1)
+    cli("stakeholder", "add", "1", "ｂａｄ＠", "--role", "user", code=2)
+    assert cli.stderr == (
+        "dealctl: invalid e-mail 'ｂａｄ＠': use an address such as taro@example.com\n"
+    )
+
+
+def test_a_contact_number_may_be_typed_in_full_width(cli: Cli) -> None:
+    cli("add", "基幹")
+    cli("contact", "add", "山田太郎")
+    assert _json(cli, "contact", "show", "＃１")["name"] == "山田太郎"
+    assert cli("stakeholder", "add", "1", "＃１", "--role", "user") == (
+        "deal 1: contact 1 山田太郎 added as user\n"
+    )
+    cli("qualify", "1", "--authority", "＃１")
+    assert _json(cli, "qualify", "1")["authority_contact"] == "1 山田太郎"
+    for typed in ("＃９", "９", "9"):
+        cli("contact", "show", typed, code=3)
+        assert cli.stderr == "dealctl: no contact #9\n"
+    assert [c["number"] for c in _json(cli, "contact", "list")] == [1]

@@ -32,61 +32,110 @@ def _label(row: Any) -> str:
     return f"{row['number']} {row['name']}"
 
 
-def resolve(store: Store, ref: str) -> sqlite3.Row:
-    """An account by number (``3``, ``#3``), id (or its first 8+ characters) or name.
+def number_in(ref: str) -> int | None:
+    """The account number a reference gives (``#3``, ``3``, ``＃３``), or None for a name or
+    an id. The text is NFKC-normalised first, so full-width forms count as typed in ASCII."""
+    bare = unicodedata.normalize("NFKC", ref).strip().removeprefix("#")
+    return int(bare) if bare.isdecimal() else None
 
-    A name is matched by its company key; among several accounts with the same key the
-    exact spelling wins, otherwise the reference is ambiguous. A name that was merged
-    away leads to the account it was merged into.
+
+def _merged_away(store: Store, number: int) -> sqlite3.Row | None:
+    """Account ``number`` if it was merged into a live account, with ``into_*`` columns for
+    the account it went into."""
+    return store.one(
+        "SELECT a.*, m.id AS into_id, m.number AS into_number, m.name AS into_name"
+        " FROM accounts a JOIN accounts m ON m.id = a.merged_into_id"
+        " WHERE a.number = ? AND a.deleted_at IS NOT NULL AND m.deleted_at IS NULL"
+        " ORDER BY a.id LIMIT 1",
+        (number,),
+    )
+
+
+def _by_number(store: Store, number: int) -> sqlite3.Row:
+    if number < 10**18:
+        row = store.one(_LIVE + " AND number = ? ORDER BY id LIMIT 1", (number,))
+        if row is not None:
+            return row
+        gone = _merged_away(store, number)
+        if gone is not None:
+            raise NotFound(
+                f"account #{number} {gone['name']} was merged into"
+                f" #{gone['into_number']} {gone['into_name']}"
+            )
+    raise NotFound(f"no account #{number}")
+
+
+def referenced(store: Store, ref: str) -> sqlite3.Row | None:
+    """The account a reference names by number or id, or None when it is a name.
+
+    ``#N`` and a bare ``N`` are account number N: an unknown number is an error (``no
+    account #N``, exit 3), never a name. An id, or its first 8+ characters, names the one
+    live account with that id; text that matches no id is a name.
     """
-    text = checked_text(ref, "the account")
-    bare = text.removeprefix("#")
-    if bare.isdecimal():
-        row = (
-            store.one(_LIVE + " AND number = ? ORDER BY id LIMIT 1", (int(bare),))
-            if len(bare) <= 18
-            else None
-        )
-        if row is None:
-            raise NotFound(f"no account {ref}")
-        return row
-    if _ID_PREFIX.match(text.lower()):
-        rows = store.query(_LIVE + " AND id LIKE ?", (text.lower() + "%",))
+    number = number_in(ref)
+    if number is not None:
+        return _by_number(store, number)
+    text = ref.strip().lower()
+    if _ID_PREFIX.match(text):
+        rows = store.query(_LIVE + " AND id LIKE ?", (text + "%",))
         if len(rows) == 1:
             return rows[0]
+    return None
+
+
+def _find(store: Store, ref: str) -> tuple[sqlite3.Row, sqlite3.Row | None]:
+    """The live account ``ref`` names, and the merged-away account that led to it (when a
+    name merged away was given)."""
+    text = checked_text(ref, "the account")
     if not text:
         raise InvalidInput("give an account: its number, id or name")
+    row = referenced(store, text)
+    if row is not None:
+        return row, None
     key = company_key(text)
     rows = store.query(_LIVE + " AND name_key = ? ORDER BY number", (key,))
     exact = [r for r in rows if r["name"] == text]
     if len(rows) == 1 or len(exact) == 1:
-        return rows[0] if len(rows) == 1 else exact[0]
+        return (rows[0] if len(rows) == 1 else exact[0]), None
     if rows:
         listed = ", ".join(f"#{_label(r)}" for r in rows)
         raise InvalidInput(f"account {ref!r} is ambiguous ({listed}): give the number")
-    merged = store.one(
-        "SELECT m.* FROM accounts a JOIN accounts m ON m.id = a.merged_into_id"
-        " WHERE a.name_key = ? AND m.deleted_at IS NULL ORDER BY a.number LIMIT 1",
+    gone = store.one(
+        "SELECT * FROM accounts WHERE name_key = ? AND deleted_at IS NOT NULL"
+        " AND merged_into_id IN (SELECT id FROM accounts WHERE deleted_at IS NULL)"
+        " ORDER BY number LIMIT 1",
         (key,),
     )
-    if merged is None:
+    if gone is None:
         raise NotFound(f"no account {ref}")
-    return merged
+    target = store.one(_LIVE + " AND id = ?", (gone["merged_into_id"],))
+    assert target is not None
+    return target, gone
+
+
+def resolve(store: Store, ref: str) -> sqlite3.Row:
+    """An account by number (``3``, ``#3``), id (or its first 8+ characters) or name.
+
+    A number is exact: an unknown one is ``no account #N``, one merged away says where it
+    went. A name is matched by its company key; among several accounts with the same key
+    the exact spelling wins, otherwise the reference is ambiguous. A name that was merged
+    away leads to the account it was merged into.
+    """
+    return _find(store, ref)[0]
 
 
 def account_for(session: Session, text: str) -> str | None:
-    """The account a person named on a contact: a number (``#3``) or an id picks that
-    account; a name is matched as ``dealctl add --account`` matches it, and created when
-    new. Empty text means no account.
+    """The account a person named with ``--account``: a number (``#3``, ``3``) or an id picks
+    that account (an unknown number is an error); a name is matched as
+    :func:`dealctl.deals.account_id_for` matches it, and created when new. Empty text means
+    no account.
     """
     text = checked_text(text, "the account")
     if not text:
         return None
-    if text.removeprefix("#").isdecimal() or (
-        _ID_PREFIX.match(text.lower())
-        and session.store.one(_LIVE + " AND id LIKE ?", (text.lower() + "%",))
-    ):
-        return str(resolve(session.store, text)["id"])
+    row = referenced(session.store, text)
+    if row is not None:
+        return str(row["id"])
     return account_id_for(session, text)
 
 
@@ -244,8 +293,17 @@ def merge(session: Session, target_ref: str, source_refs: list[str]) -> dict[str
     target = resolve(session.store, target_ref)
     sources: list[sqlite3.Row] = []
     for ref in source_refs:
-        source = resolve(session.store, ref)
+        number = number_in(ref)
+        gone = _merged_away(session.store, number) if number is not None else None
+        if gone is None or gone["into_id"] != target["id"]:
+            source, gone = _find(session.store, ref)
+        else:
+            source = target
         if source["id"] == target["id"]:
+            if gone is not None:  # its number or name was merged into the target before
+                raise StateError(
+                    f"account #{_label(gone)} was merged into #{_label(target)} already"
+                )
             raise InvalidInput(f"account {_label(source)} cannot be merged into itself")
         if all(s["id"] != source["id"] for s in sources):
             sources.append(source)
@@ -312,7 +370,8 @@ def view(session: Session, ref: str) -> dict[str, Any]:
         item["weighted_amount"] = (
             weighted(row["amount"], row["effective_probability"]) if is_open else None
         )
-        item["qualification"] = scores[row["id"]][0]
+        item["qualification"], missing = scores[row["id"]]
+        item["qualification_missing"] = qualification.missing_text(missing)
         deals.append(item)
         total = totals.setdefault(
             row["currency"],

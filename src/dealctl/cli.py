@@ -259,6 +259,7 @@ LIST_TABLE = (
     "close_date",
     "next_action",
     "next_due",
+    "qualification",  # `list` only: its BANT score and the initials missing (3/4 −T)
 )
 
 
@@ -295,7 +296,8 @@ def emit_deals(
 TitleArg = Annotated[str, typer.Argument(help="What the deal is called.", show_default=False)]
 DealArg = Annotated[str, typer.Argument(help="Deal number (12) or id.", show_default=False)]
 AccountOpt = Annotated[
-    str | None, typer.Option("--account", "-a", help="Company (created if new).")
+    str | None,
+    typer.Option("--account", "-a", help="Account number (#3) or name (a new name is added)."),
 ]
 ContactOpt = Annotated[str | None, typer.Option("--contact", help="Contact name or e-mail.")]
 AmountOpt = Annotated[

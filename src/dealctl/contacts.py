@@ -36,29 +36,50 @@ def label(row: Any) -> str:
     return f"{row['number']} {row['name']}"
 
 
+def _plain(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def contact_number(ref: str) -> int | None:
+    """The contact number a reference gives (``5``, ``#5``, ``＃５``), or None."""
+    bare = _plain(ref).removeprefix("#")
+    return int(bare) if bare.isdecimal() else None
+
+
+def is_email(ref: str) -> bool:
+    """Whether a reference is an e-mail address: it has an ``@`` once NFKC-normalised, so
+    ``taro＠example.com`` is one."""
+    return "@" in _plain(ref)
+
+
 def resolve(store: Store, ref: str) -> sqlite3.Row:
-    """A contact by number (``5``, ``#5``), id (or its first 8+ characters), e-mail or name."""
+    """A contact by number (``5``, ``#5``), id (or its first 8+ characters), e-mail or name.
+
+    The reference is NFKC-normalised before it is told apart, so full-width digits, ``＃``
+    and ``＠`` count as typed in ASCII.
+    """
     text = checked_text(ref, "the contact")
-    bare = text.removeprefix("#")
     if not text:
         raise InvalidInput("give a contact: its number, e-mail or name")
-    if bare.isdecimal():
+    number = contact_number(text)
+    if number is not None:
         row = (
-            store.one(CONTACT_VIEW + " AND c.number = ? ORDER BY c.id LIMIT 1", (int(bare),))
-            if len(bare) <= 18
+            store.one(CONTACT_VIEW + " AND c.number = ? ORDER BY c.id LIMIT 1", (number,))
+            if number < 10**18
             else None
         )
         if row is None:
-            raise NotFound(f"no contact {ref}")
+            raise NotFound(f"no contact #{number}")
         return row
-    if "@" in text:
+    if is_email(text):
         rows = store.query(
             CONTACT_VIEW + " AND c.email_key = ? ORDER BY c.number", (email_key(text),)
         )
     else:
         rows = []
-        if _ID_PREFIX.match(text.lower()):
-            rows = store.query(CONTACT_VIEW + " AND c.id LIKE ?", (text.lower() + "%",))
+        plain = _plain(text).lower()
+        if _ID_PREFIX.match(plain):
+            rows = store.query(CONTACT_VIEW + " AND c.id LIKE ?", (plain + "%",))
         if len(rows) != 1:
             rows = store.query(
                 CONTACT_VIEW + " AND c.name_key = ? ORDER BY c.number", (norm(text),)
@@ -82,12 +103,13 @@ def find_or_create(session: Session, text: str, account_id: str | None) -> tuple
     text = checked_text(text, "the contact")
     if not text:
         raise InvalidInput("give a contact: its number, e-mail or name")
-    if text.removeprefix("#").isdecimal():
+    if contact_number(text) is not None:
         return resolve(session.store, text), False
     # A contact made now gets a number above every existing one.
     before = next_number(session.store, "contacts")
-    if "@" in text:
-        _email(text)
+    if is_email(text):
+        # Found, or stored, as `contact add --email` stores it (NFKC, trimmed).
+        text = _email(text)[0] or text
     contact_id = contact_id_for(session, text, account_id)
     row = session.store.one(CONTACT_VIEW + " AND c.id = ?", (contact_id,))
     assert row is not None
@@ -164,6 +186,10 @@ def add(
     return number
 
 
+# Columns reported by the name of their option (`--account`), not their column.
+_FIELD_NAMES = {"account_id": "account"}
+
+
 def edit(
     session: Session,
     ref: str,
@@ -191,7 +217,7 @@ def edit(
         if value is not None:
             values[column] = _text(value, f"the {column}")
     changed = records.update(session, "contacts", row, values)
-    return [c for c in changed if c not in ("name_key", "email_key")]
+    return [_FIELD_NAMES.get(c, c) for c in changed if c not in ("name_key", "email_key")]
 
 
 _LISTING = """

@@ -8,6 +8,7 @@ every stage or status move in ``stage_changes``.
 from __future__ import annotations
 
 import sqlite3
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -126,10 +127,17 @@ def next_number(store: Store, table: str) -> int:
 
 
 def account_id_for(session: Session, name: str) -> str | None:
-    """The account named ``name`` (matched after normalisation), created if new."""
+    """The account ``name`` refers to: a number (``#3``, ``3``) or an id picks that account
+    (an unknown number is an error, never a new name); a name is matched after
+    normalisation, created if new."""
     name = checked_text(name, "the account")
     if not name:
         return None
+    from dealctl.accounts import referenced  # dealctl.accounts imports this module
+
+    found = referenced(session.store, name)
+    if found is not None:
+        return str(found["id"])
     key = company_key(name)
     # Exact spelling first among same-key accounts; a name merged away (`account merge`)
     # leads to the account it was merged into.
@@ -161,7 +169,8 @@ def contact_id_for(session: Session, text: str, account_id: str | None) -> str |
     text = checked_text(text, "the contact")
     if not text:
         return None
-    if "@" in text:
+    if "@" in unicodedata.normalize("NFKC", text):  # ＠ too
+        text = unicodedata.normalize("NFKC", text)
         row = session.store.one(
             "SELECT id FROM contacts WHERE email_key = ? AND deleted_at IS NULL LIMIT 1",
             (email_key(text),),
@@ -389,7 +398,8 @@ def edit(session: Session, ref: str, fields: DealFields) -> list[str]:
         deal = resolve(session.store, ref)
         move(session, deal, catalogue.find(deal["pipeline_id"], fields.stage))
         changed.append("stage_id")
-    return changed
+    # Reported by the option's name (`--account`), not the column's.
+    return [c.removesuffix("_id") if c.endswith("_id") else c for c in changed]
 
 
 def require_open(deal: sqlite3.Row) -> None:

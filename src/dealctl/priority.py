@@ -17,6 +17,7 @@ from dealctl import analytics
 from dealctl.config import Config
 from dealctl.money import format_amount
 from dealctl.session import Session
+from dealctl.text import counted
 
 TERMS = ("due", "probability", "size", "stale", "no_next_action", "qualification", "hot")
 HOT_TAG = "hot"
@@ -163,13 +164,16 @@ def _detail(term: str, deal: dict[str, Any], weights: Weights, largest: dict[str
         if late is None:
             return "no due date"
         when = (
-            f"{late} days overdue"
+            f"{counted(late, 'day')} overdue"
             if late > 0
             else "due today"
             if late == 0
-            else f"due in {-late} days"
+            else f"due in {counted(-late, 'day')}"
         )
-        return f"{when}; ramp {weights.due_far_days} days ahead → {weights.due_overdue_days} late"
+        return (
+            f"{when}; ramp {counted(weights.due_far_days, 'day')} ahead"
+            f" → {weights.due_overdue_days} late"
+        )
     if term == "probability":
         source = "set by hand" if deal["probability_source"] == "deal" else "the stage's"
         return f"{deal['probability']}% ({source})"
@@ -185,7 +189,7 @@ def _detail(term: str, deal: dict[str, Any], weights: Weights, largest: dict[str
     if term == "stale":
         limit = deal["rot_days"]
         rot = "no rot limit" if limit is None else f"stage limit {limit}"
-        return f"idle {deal['idle_days']} days, {rot}"
+        return f"idle {counted(deal['idle_days'], 'day')}, {rot}"
     if term == "no_next_action":
         return (
             "has a next action with a due date"

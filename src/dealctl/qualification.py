@@ -2,8 +2,9 @@
 
 The score is how many of the four are known, 0–4:
 
-- **budget**: an amount was recorded (``--budget unknown`` records that it was asked
-  and is not known, which still counts as missing);
+- **budget**: an amount above 0 was recorded (``--budget unknown`` records that it was
+  asked and is not known, which still counts as missing; a negative budget or one of 0 is
+  refused);
 - **authority**: who decides is recorded, as text, as a contact, or by a stakeholder
   in the decision role (``dealctl stakeholder add 12 山田 --role decision-maker``);
 - **need**: what the customer needs, as text;
@@ -22,7 +23,7 @@ from datetime import date
 from typing import Any
 
 from dealctl import dates, records
-from dealctl.contacts import label
+from dealctl.contacts import contact_number, is_email, label
 from dealctl.contacts import resolve as resolve_contact
 from dealctl.deals import checked_text, resolve
 from dealctl.errors import InvalidInput
@@ -60,6 +61,19 @@ def parse_timing(text: str, today: date) -> str | None:
         ) from None
 
 
+def _budget(text: str, currency: str) -> int:
+    """A budget amount: above 0 (a budget not known is ``--budget unknown``)."""
+    amount = parse_amount(text, currency)
+    if amount < 0:
+        raise InvalidInput(f"invalid budget {text!r}: a budget cannot be negative")
+    if amount == 0:
+        raise InvalidInput(
+            f"invalid budget {text!r}: a budget of 0 is no budget;"
+            " use --budget unknown when it is not known"
+        )
+    return amount
+
+
 def _current(session: Session, deal_id: str) -> sqlite3.Row | None:
     return session.store.one(
         "SELECT * FROM qualifications WHERE deal_id = ? AND deleted_at IS NULL"
@@ -71,7 +85,7 @@ def _current(session: Session, deal_id: str) -> sqlite3.Row | None:
 def _authority_contact(session: Session, deal: sqlite3.Row, text: str) -> sqlite3.Row | None:
     """The contact meant by ``--authority``: a number or e-mail names one; a name is a
     contact only when a stakeholder of this deal has it. Anything else is free text."""
-    if text.removeprefix("#").isdecimal() or "@" in text:
+    if contact_number(text) is not None or is_email(text):
         return resolve_contact(session.store, text)
     for row in session.store.query(
         "SELECT c.* FROM deal_contacts dc JOIN contacts c ON c.id = dc.contact_id"
@@ -102,7 +116,7 @@ def qualify(
         elif norm(raw) in UNKNOWN:
             values.update(budget_status="unknown", budget=None, budget_currency=None)
         else:
-            amount = parse_amount(raw, deal["currency"])
+            amount = _budget(raw, deal["currency"])
             values.update(budget_status="known", budget=amount, budget_currency=deal["currency"])
     if authority is not None:
         text = checked_text(authority, "the authority")
@@ -137,7 +151,7 @@ def qualify(
 
 
 _STATE = """
-SELECT d.id, q.budget_status, q.authority, q.need, q.timing,
+SELECT d.id, q.budget_status, q.budget, q.authority, q.need, q.timing,
        q.authority_contact_id IS NOT NULL AND EXISTS (
            SELECT 1 FROM contacts c WHERE c.id = q.authority_contact_id
            AND c.deleted_at IS NULL) AS authority_contact,
@@ -154,7 +168,8 @@ WHERE d.deleted_at IS NULL
 
 def _missing(row: Any) -> list[str]:
     known = {
-        "budget": row["budget_status"] == "known",
+        # A budget of 0 or below (refused since; an older book may have one) is not known.
+        "budget": row["budget_status"] == "known" and (row["budget"] or 0) > 0,
         "authority": bool(row["authority"] or row["authority_contact"] or row["decider"]),
         "need": bool(row["need"]),
         "timing": bool(row["timing"]),
@@ -178,6 +193,18 @@ def completeness(
         missing = _missing(row)
         out[row["id"]] = (len(PARTS) - len(missing), missing)
     return out
+
+
+def missing_text(missing: list[str]) -> str:
+    """The parts missing as ``list`` prints them: ``authority,timing``; empty when none."""
+    return ",".join(missing)
+
+
+def short_text(score: int, missing: str) -> str:
+    """The score for a table cell, from the score and :func:`missing_text`: ``4/4``,
+    ``3/4 −T``, ``1/4 −ANT`` (the initials of the parts missing)."""
+    initials = "".join(part[0].upper() for part in missing.split(",") if part)
+    return f"{score}/{len(PARTS)}" + (f" −{initials}" if initials else "")
 
 
 def scores(session: Session) -> dict[str, int]:

@@ -61,8 +61,15 @@ def list_deals(session: Session, spec: ListFilter) -> list[dict[str, Any]]:
         where.append(f"d.stage_id IN ({', '.join('?' for _ in stage_ids)})")
         params.extend(stage_ids)
     if spec.account:
-        where.append("a.name_key = ?")
-        params.append(company_key(spec.account))
+        from dealctl.accounts import referenced
+
+        account = referenced(session.store, spec.account)  # #3 and 3 are account 3
+        if account is not None:
+            where.append("d.account_id = ?")
+            params.append(account["id"])
+        else:
+            where.append("a.name_key = ?")
+            params.append(company_key(spec.account))
     if spec.owner:
         where.append("d.owner = ?")
         params.append(spec.owner.strip())

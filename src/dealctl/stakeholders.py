@@ -10,7 +10,6 @@ default ``proposal``) with no contact in the decision role is flagged.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Mapping
 from typing import Any
 
 from dealctl import records
@@ -20,37 +19,25 @@ from dealctl.config import Config
 from dealctl.contacts import find_or_create, label
 from dealctl.contacts import resolve as resolve_contact
 from dealctl.deals import DEAL_VIEW, checked_text, resolve
-from dealctl.errors import ConfigError, InvalidInput, NotFound
+from dealctl.errors import InvalidInput, NotFound
 from dealctl.session import Session
 from dealctl.storage import new_id
 from dealctl.text import email_key, norm
 
 
-def _section(config: Config) -> Mapping[str, Any]:
-    section = config.data.get("stakeholders")
-    if not isinstance(section, Mapping):
-        raise ConfigError(f"config {config.path}: stakeholders must be a table")
-    return section
-
-
 def roles(config: Config) -> dict[str, str]:
     """The configured roles, key -> display name, in configured order."""
-    table = _section(config).get("roles")
-    if not isinstance(table, Mapping) or not table:
-        raise ConfigError(
-            f"config {config.path}: stakeholders.roles must be a table of key = display name"
-        )
-    return {str(k): str(v) for k, v in table.items()}
+    return config.roles
 
 
 def decision_role(config: Config) -> str:
     """The role key whose holder decides (``decision-maker``)."""
-    return str(_section(config).get("decision_role") or "decision-maker")
+    return config.decision_role
 
 
 def decision_stage(config: Config) -> str:
     """The stage (key or name) from which a deal needs a decision maker (``proposal``)."""
-    return str(_section(config).get("decision_maker_from") or "proposal")
+    return config.decision_maker_from
 
 
 def role_key(config: Config, text: str) -> str:

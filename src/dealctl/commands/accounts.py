@@ -209,6 +209,13 @@ def account_show(
     _print_view(out, view)
 
 
+def _bant_cell(row: Mapping[str, Any]) -> str:
+    """``3/4 −T``: the BANT score and the initials of the parts missing."""
+    from dealctl.qualification import short_text
+
+    return short_text(row["qualification"], row["qualification_missing"])
+
+
 VIEW_DEALS = [
     Column("number", "#", justify="right"),
     Column("title", "Title", wide=True),
@@ -225,7 +232,7 @@ VIEW_DEALS = [
     Column("close_date", "Close"),
     Column("next_action", "Next action"),
     Column("next_due", "Due", show=due_text),
-    Column("qualification", "BANT", justify="right", show=lambda r: f"{r['qualification']}/4"),
+    Column("qualification", "BANT", show=_bant_cell),
 ]
 
 

@@ -20,7 +20,7 @@ ContactArg = Annotated[
 ]
 AccountOpt = Annotated[
     str | None,
-    typer.Option("--account", "-a", help="Account number (#3) or name (created if new)."),
+    typer.Option("--account", "-a", help="Account number (#3) or name (a new name is added)."),
 ]
 EmailOpt = Annotated[str | None, typer.Option("--email", "-e", help="E-mail address.")]
 PhoneOpt = Annotated[str | None, typer.Option("--phone", help="Phone number.")]
@@ -109,7 +109,8 @@ def contact_edit(
 def contact_list(
     ctx: typer.Context,
     account: Annotated[
-        str | None, typer.Option("--account", "-a", help="Only this account's contacts.")
+        str | None,
+        typer.Option("--account", "-a", help="Only this account's contacts: number (#3) or name."),
     ] = None,
     search: Annotated[
         str | None, typer.Option("--search", help="Text in name, e-mail, title, account.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
@@ -35,6 +36,7 @@ from dealctl.cli import (
     emit_deals,
     money_text,
     output_for,
+    pick_columns,
     reading,
     writing,
 )
@@ -262,12 +264,30 @@ def log_(
 # --- commands that read -----------------------------------------------------------------------
 
 
+def _bant_cell(row: Mapping[str, Any]) -> str:
+    """``3/4 −T``: the BANT score and the initials of the parts missing."""
+    from dealctl.qualification import short_text
+
+    return short_text(row["qualification"], row["qualification_missing"])
+
+
+# `list` adds to the deal columns its BANT score and the parts missing (docs/output.md).
+LIST_COLUMNS = [
+    *DEAL_COLUMNS,
+    Column("qualification", "BANT", show=_bant_cell),
+    Column("qualification_missing", "Missing"),
+]
+
+
 @app.command(name="list")
 def list_(
     ctx: typer.Context,
     status: Annotated[str, typer.Option("--status", help="open, won, lost or all.")] = "open",
     stage: StageOpt = None,
-    account: AccountOpt = None,
+    account: Annotated[
+        str | None,
+        typer.Option("--account", "-a", help="Only this account's deals: number (#3) or name."),
+    ] = None,
     owner: Annotated[str | None, typer.Option("--owner", help="Owner.")] = None,
     tag: Annotated[str | None, typer.Option("--tag", "-t", help="Tag.")] = None,
     search: Annotated[
@@ -291,22 +311,23 @@ def list_(
         status=status, stage=stage, account=account, owner=owner, tag=tag, search=search, sort=sort
     )
     out = output_for(ctx)
-    machine = not quiet and out.resolve(fmt) != "table"
+    resolved = None if quiet else out.resolve(fmt)  # -q ignores --format
     with reading(ctx) as session:
         rows = list_deals(session, spec)
-        if machine:  # the BANT score, 0-4 (docs/output.md)
-            from dealctl.qualification import completeness
+        if not quiet:  # the BANT score and the parts missing, in one query for every row
+            from dealctl.qualification import completeness, missing_text
 
             scores = completeness(session, [r["id"] for r in rows])
             for row in rows:
-                row["qualification"] = scores[row["id"]][0]
-    if machine:
-        from dealctl.render import write_rows
-
-        columns = [*DEAL_COLUMNS, Column("qualification", "BANT", justify="right")]
-        write_rows(out, out.resolve(fmt), columns, rows)
+                row["qualification"], missing = scores[row["id"]]
+                row["qualification_missing"] = missing_text(missing)
+    if resolved is None:
+        emit_deals(ctx, rows, fmt, LIST_TABLE, quiet=True)
         return
-    emit_deals(ctx, rows, fmt, LIST_TABLE, quiet=quiet, show_all=show_all)
+    from dealctl.render import write_rows
+
+    columns = pick_columns(LIST_COLUMNS, LIST_TABLE) if resolved == "table" else LIST_COLUMNS
+    write_rows(out, resolved, columns, rows, empty="no deals", show_all=show_all)
 
 
 app.command(name="ls", help="List deals (same as list).")(list_)
