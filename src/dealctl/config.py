@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import copy
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -240,6 +239,8 @@ def read_file(path: Path) -> dict[str, Any]:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ConfigError(f"config {path} is not UTF-8 text") from None
+    import tomllib  # only when there is a file: start-up without one stays lighter
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -515,6 +516,8 @@ def _coerce(key: str, value: str) -> Any:
     """Typed value for ``config set``: known text keys stay text; others are read as TOML."""
     if key in SCALAR_KEYS:
         return value
+    import tomllib
+
     try:
         return tomllib.loads(f"v = {value}")["v"]
     except tomllib.TOMLDecodeError:

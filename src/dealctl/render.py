@@ -7,7 +7,6 @@ jsonl) write each row as it comes, so memory stays flat; their columns are the
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 import sys
@@ -153,6 +152,8 @@ def write_rows(
     stream = out.stream
     if fmt in ("csv", "tsv"):
         if fmt == "csv":
+            import csv
+
             writer = csv.writer(stream, lineterminator="\n")
             writer.writerow(keys)
             for row in rows:
