@@ -326,10 +326,54 @@ NotesOpt = Annotated[str | None, typer.Option("--notes", help="Free notes.")]
 def run() -> int:
     """Run the app on this process's arguments; returns the exit status."""
     try:
-        app(standalone_mode=True)
+        with _only_the_command(sys.argv[1:]):
+            app(standalone_mode=True)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return 0
+
+
+@contextmanager
+def _only_the_command(argv: list[str]) -> Iterator[None]:
+    """Let Typer build only the command that runs.
+
+    Typer turns every registered command into a Click command on each run, which costs
+    about as much as the rest of start-up. When the command line names a command, the
+    others are set aside for this run; help, completion and unknown words see them all.
+    """
+    word = _command_word(argv)
+    commands = [c for c in app.registered_commands if word and _name_of(c) == word]
+    groups = [g for g in app.registered_groups if word and g.name == word]
+    if not (commands or groups) or "_DEALCTL_COMPLETE" in os.environ:
+        yield
+        return
+    saved = app.registered_commands, app.registered_groups
+    app.registered_commands, app.registered_groups = commands, groups
+    try:
+        yield
+    finally:
+        app.registered_commands, app.registered_groups = saved
+
+
+def _command_word(argv: list[str]) -> str | None:
+    """The command named after the global options, if any."""
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg in ("--db", "--color"):
+            index += 2
+        elif arg.startswith("-"):
+            index += 1
+        else:
+            return arg
+    return None
+
+
+def _name_of(command: typer.models.CommandInfo) -> str:
+    if command.name:
+        return command.name
+    assert command.callback is not None
+    return typer.main.get_command_name(command.callback.__name__)
 
 
 # Command modules register themselves on `app`; imported last, once `app` exists.
