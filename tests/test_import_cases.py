@@ -306,20 +306,35 @@ def test_cents_in_a_jpy_book_are_rejected_with_a_hint_never_rounded(
     )
 
 
+def test_a_whole_amount_written_with_zero_decimals_is_whole(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "zeros.csv"
+    path.write_text(
+        '商談名,金額\nA,1200000.00\nB,"1,200,000.0円"\nC,１２０００００．００\n', "utf-8"
+    )
+    cli("import", str(path))
+    assert pick(deals(cli), "title", "amount") == [("A", 1200000), ("B", 1200000), ("C", 1200000)]
+    # A real fraction is still refused, and 1.000 may be a thousands separator.
+    for amount in ("1200000.50", "1.000"):
+        path.write_text(f"商談名,金額\nD,{amount}\n", "utf-8")
+        cli("import", str(path), code=2)
+        assert "JPY has no minor unit, so the amount must be whole" in cli.stderr
+
+
 # --- 15: codes keep their leading zeros ---------------------------------------------------------
 
 
+CASE_15_MAPS = (
+    "--map",
+    "顧客コード=title",
+    "--map",
+    "担当者コード=owner",
+    "--map",
+    "郵便番号=notes",
+)
+
+
 def test_case_15_codes_phones_and_postcodes_stay_text(cli: Cli) -> None:
-    cli(
-        "import",
-        str(CASES / "case-15.csv"),
-        "--map",
-        "顧客コード=title",
-        "--map",
-        "担当者コード=owner",
-        "--map",
-        "郵便番号=notes",
-    )
+    cli("import", str(CASES / "case-15.csv"), *CASE_15_MAPS)
     rows = deals(cli)
     assert pick(rows, "title", "contact", "owner", "notes", "amount") == [
         ("00123", "09000001111", "007", "郵便番号: 0600001", 1200000),
@@ -333,6 +348,52 @@ def test_case_15_codes_phones_and_postcodes_stay_text(cli: Cli) -> None:
     ]
     table = list(csv.reader(io.StringIO(cli("export", "deals", "--format", "csv"))))
     assert [row[2] for row in table[1:]] == ["00123", "00456"]
+
+
+@pytest.mark.parametrize(
+    ("case", "args"), [("case-09.csv", ()), ("case-15.csv", CASE_15_MAPS)], ids=["09", "15"]
+)
+def test_contacts_with_only_a_phone_number_are_matched_on_reimport(
+    cli: Cli, db_path: Path, case: str, args: tuple[str, ...]
+) -> None:
+    cli("import", str(CASES / case), *args)
+    contacts = json.loads(cli("export", "contacts", "--format", "json"))
+    before = db_path.read_bytes()
+    for _ in range(2):
+        out = cli("import", str(CASES / case), *args)
+        assert out.startswith("imported (") and " 0 deals created, 0 updated, " in out
+        assert cli.stderr == ""
+        assert db_path.read_bytes() == before  # not even the change log
+    assert json.loads(cli("export", "contacts", "--format", "json")) == contacts
+    history = json.loads(cli("history", "1", "--format", "json"))
+    assert [h["field"] for h in history] == ["imported"]
+
+
+def test_a_phone_only_contact_matches_the_same_digits_at_the_same_account(
+    cli: Cli, tmp_path: Path
+) -> None:
+    path = tmp_path / "phones.csv"
+    path.write_text(
+        "Deal name,Phone,Company\nA,03-1111-2222,Acme\nB,０３（１１１１）２２２２,Acme\n"
+        "C,03-1111-2222,Other\n",
+        "utf-8",
+    )
+    out = cli("import", str(path))
+    assert out.splitlines()[-1] == (
+        "  merged: record 2 (row 3), Phone: '０３（１１１１）２２２２' is contact '03-1111-2222':"
+        " the same phone number (its digits, after NFKC) at the same account"
+    )
+    # The same number at another company is another person's desk.
+    contacts = json.loads(cli("export", "contacts", "--format", "json"))
+    assert pick(contacts, "account", "name", "phone") == [
+        ("Acme", "03-1111-2222", "03-1111-2222"),
+        ("Other", "03-1111-2222", "03-1111-2222"),
+    ]
+    assert pick(deals(cli), "title", "contact") == [
+        ("A", "03-1111-2222"),
+        ("B", "03-1111-2222"),
+        ("C", "03-1111-2222"),
+    ]
 
 
 # --- 17: one person, one company, however typed ---------------------------------------------------
@@ -473,6 +534,53 @@ def test_case_19_installed_command_has_no_traceback(tmp_path: Path) -> None:
     assert result.stderr == CASE_19_STDERR
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "deals.db").exists()
+
+
+def test_a_quoted_cell_that_never_closes_names_where_and_shows_no_cell(
+    cli: Cli, tmp_path: Path, db_path: Path
+) -> None:
+    path = tmp_path / "unclosed.csv"
+    path.write_text('deal,email,amount\nA,secret@x.com,"100\nB,token=abc,200\n', "utf-8")
+    assert cli("import", str(path), code=2) == ""
+    assert cli.stderr == (
+        "dealctl: record 1 (row 2): a quoted cell opened in column 'amount' never closes"
+        ' (a " is missing); nothing was written\n'
+    )
+    assert not db_path.exists()
+    # A quote inside a cell, and doubled quotes inside a quoted one, are no such thing.
+    path.write_text('deal,notes,amount\nA,"say ""hi""",100\nB,5" screen,200\n', "utf-8")
+    cli("import", str(path))
+    assert pick(deals(cli), "title", "notes", "amount") == [
+        ("A", 'say "hi"', 100),
+        ("B", '5" screen', 200),
+    ]
+
+
+def test_a_rejected_long_or_multiline_value_is_shown_shortened(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "long.csv"
+    long = "1" * 70 + "x"
+    path.write_text(f'deal,amount\nA,"100\ntoken=abc"\nB,{long}\n', "utf-8")
+    report = tmp_path / "report.csv"
+    cli("import", str(path), "--report", str(report), code=2)
+    lines = cli.stderr.splitlines()
+    assert lines[0].startswith("dealctl: record 1 (row 2), column 'amount', value '100…': ")
+    assert lines[1].startswith(f"dealctl: record 2 (row 3), column 'amount', value '{'1' * 60}…': ")
+    assert "token" not in cli.stderr and long not in cli.stderr
+    with report.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.reader(stream))
+    assert [r[3] for r in rows[1:]] == ["100\ntoken=abc", long]  # the file has them whole
+
+
+def test_rows_of_empty_cells_are_skipped_and_counted(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "blank.csv"
+    path.write_bytes(b"deal,amount\r\nA,1,,\r\n,,,\r\n , \t,\r\nB,2\r\n")
+    out = cli("import", str(path))
+    assert out == (
+        "imported (spreadsheet): 2 deals created, 0 updated, 0 unchanged; 0 accounts,"
+        " 0 follow-ups, 2 stage changes\n"
+        "  2 blank rows skipped\n"
+    )
+    assert pick(deals(cli), "title", "amount") == [("A", 1), ("B", 2)]
 
 
 def test_the_clock_of_an_import_is_the_session_clock(cli: Cli) -> None:

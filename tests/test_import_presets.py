@@ -281,6 +281,29 @@ def test_pipedrive_deals_with_won_and_lost_times(cli: Cli, tmp_path: Path) -> No
     assert everything(cli) == before
 
 
+def test_a_pipedrive_deal_won_from_a_stage_keeps_that_stage_in_its_history(
+    cli: Cli, tmp_path: Path
+) -> None:
+    path = write(
+        tmp_path,
+        "won.csv",
+        "Deal - ID,Deal - Title,Deal - Stage,Deal - Status,Deal - Deal created,Deal - Won time\n"
+        "21,Kiosk,Proposal Made,won,2026-09-01 10:00:00,2026-11-20 15:00:00\n"
+        "22,Signage,Negotiations Started,won,2026-09-02 10:00:00,2026-11-21 15:00:00\n",
+    )
+    cli("import", str(path))
+    assert pick(export(cli), ("title", "stage", "status")) == [
+        ("Kiosk", "contract", "won"),
+        ("Signage", "contract", "won"),
+    ]
+    assert pick(export(cli, "stage-changes"), HISTORY) == [
+        (1, None, "proposal", None, "open", "2026-09-01T10:00:00+09:00"),
+        (1, "proposal", "contract", "open", "won", "2026-11-20T15:00:00+09:00"),
+        (2, None, "negotiation", None, "open", "2026-09-02T10:00:00+09:00"),
+        (2, "negotiation", "contract", "open", "won", "2026-11-21T15:00:00+09:00"),
+    ]
+
+
 # --- Japanese headers -----------------------------------------------------------------------------
 
 
@@ -299,9 +322,9 @@ def test_japanese_headers_stage_names_and_values(cli: Cli, tmp_path: Path) -> No
         (2, "保守契約", "株式会社山城精機", None, "contract", "won", 480000, "JPY", "2026-11-30",
          None, None, "佐藤", None, None, "2026-09-01T00:00:00+09:00",
          "2026-11-30T00:00:00+09:00", None, None),
+        # Lost on a close date still ahead: closed when imported (never in the future).
         (3, "展示会リード", "㈲みなと商店", None, "approach", "lost", 500000, "JPY", "2026-12-20",
-         None, None, "鈴木", "no-budget", None, "2026-10-15T00:00:00+09:00",
-         "2026-12-20T00:00:00+09:00", None, None),
+         None, None, "鈴木", "no-budget", None, "2026-10-15T00:00:00+09:00", NOW, None, None),
     ]  # fmt: skip
     assert deals[0]["notes"] == "第二工場\n含む"  # a quoted line break is one value
     assert deals[2]["notes"] == "価格で見送り"
@@ -311,6 +334,102 @@ def test_japanese_headers_stage_names_and_values(cli: Cli, tmp_path: Path) -> No
         "imported (japanese): 0 deals created, 0 updated, 3 unchanged;"
     )
     assert everything(cli) == before
+
+
+def test_close_dates_after_now_close_now_and_no_deal_is_created_after_it_closed(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(
+        tmp_path,
+        "closed.csv",
+        "商談名,取引先,担当者,金額,受注予定日,ステージ\n"
+        "先行受注,株式会社A,佐藤,100万,2027/01/20,受注\n"
+        "失注案件,株式会社B,佐藤,50万,2026/10/1,失注\n"
+        "提案中,株式会社C,佐藤,30万,2026/12/20,提案\n"
+        "日付なし,株式会社D,佐藤,10万,,受注\n",
+    )
+    report = tmp_path / "report.csv"
+    out = cli("import", str(path), "--report", str(report))
+    assert out.splitlines()[-1] == (
+        "  1 won or lost deal dated after now (受注予定日 1): closed when imported instead, as"
+        " no deal closes in the future"
+    )
+    with report.open(encoding="utf-8", newline="") as stream:
+        assert list(csv.reader(stream))[1] == [
+            "1", "2", "受注予定日", "2027/01/20", "adjusted",
+            "a close moment after now (2027-01-20T00:00:00+09:00): closed now instead",
+        ]  # fmt: skip
+    lost = "2026-10-01T00:00:00+09:00"
+    assert pick(export(cli), ("title", "status", "created_at", "updated_at", "closed_at")) == [
+        ("先行受注", "won", NOW, NOW, NOW),
+        ("失注案件", "lost", lost, lost, lost),  # created no later than it closed
+        ("提案中", "open", NOW, NOW, None),
+        ("日付なし", "won", NOW, NOW, NOW),
+    ]
+    assert pick(export(cli, "stage-changes"), HISTORY) == [
+        (1, None, "negotiation", None, "open", NOW),
+        (1, "negotiation", "contract", "open", "won", NOW),
+        (2, None, "approach", None, "open", lost),
+        (2, "approach", "approach", "open", "lost", lost),
+        (3, None, "proposal", None, "open", NOW),
+        (4, None, "negotiation", None, "open", NOW),
+        (4, "negotiation", "contract", "open", "won", NOW),
+    ]
+    assert json.loads(cli("doctor", "--format", "json")) == []
+    forecast = json.loads(cli("forecast", "--format", "json"))
+    assert [(f["month"], f["won_count"]) for f in forecast if f["won_count"]] == [("2026-12", 2)]
+
+    # Later, while the date is still ahead (or still not given), the same file changes nothing.
+    before = everything(cli)
+    monkeypatch.setenv("DEALCTL_NOW", "2026-12-10T09:00:00+09:00")
+    assert cli("import", str(path)).startswith(
+        "imported (japanese): 0 deals created, 0 updated, 4 unchanged;"
+    )
+    assert everything(cli) == before
+
+
+def test_rows_sharing_a_title_are_never_swapped_on_reimport(
+    cli: Cli, tmp_path: Path, db_path: Path
+) -> None:
+    header = "商談名,取引先,金額,メモ\n"
+    path = write(
+        tmp_path, "twins.csv", header + "保守,株式会社X,100,東館\n保守,株式会社X,200,西館\n"
+    )
+    cli("import", str(path))
+    stored = pick(export(cli), ("number", "title", "amount", "notes"))
+    assert stored == [(1, "保守", 100, "東館"), (2, "保守", 200, "西館")]
+    before = db_path.read_bytes()
+
+    # Re-sorted: each row is still its own deal, unchanged.
+    swapped = write(
+        tmp_path, "swapped.csv", header + "保守,株式会社X,200,西館\n保守,株式会社X,100,東館\n"
+    )
+    assert cli("import", str(swapped)).startswith(
+        "imported (japanese): 0 deals created, 0 updated, 2 unchanged;"
+    )
+    assert db_path.read_bytes() == before
+
+    # A changed twin: nothing says which deal it is, so it is refused, not guessed.
+    changed = write(
+        tmp_path, "changed.csv", header + "保守,株式会社X,250,西館\n保守,株式会社X,100,東館\n"
+    )
+    cli("import", str(changed), code=2)
+    assert cli.stderr == (
+        "dealctl: record 1 (row 2), column '商談名', value '保守': ambiguous: 2 rows of the file"
+        " and 2 stored deals (#1, #2) have this title at this account, and no id tells which is"
+        " which; give the file an id column (--map 'COLUMN=external_id') or distinct titles\n"
+        "dealctl: import stopped: 1 rejected cells; nothing was written\n"
+    )
+    assert db_path.read_bytes() == before
+    # A third twin added to the sheet is a new deal.
+    third = write(tmp_path, "third.csv", swapped.read_text("utf-8") + "保守,株式会社X,300,南館\n")
+    assert cli("import", str(third)).startswith(
+        "imported (japanese): 1 deals created, 0 updated, 2 unchanged;"
+    )
+    assert pick(export(cli), ("number", "title", "amount", "notes")) == [
+        *stored,
+        (3, "保守", 300, "南館"),
+    ]
 
 
 def test_a_sheet_without_ids_or_dates_matches_title_and_account_on_reimport(
@@ -330,27 +449,28 @@ def test_a_sheet_without_ids_or_dates_matches_title_and_account_on_reimport(
 
 
 @pytest.mark.parametrize(
-    ("header", "preset"),
+    ("header", "row", "preset"),
     [
         ("opportunity_id,sales_agent,product,account,deal_stage,engage_date,close_date,close_value",
-         "maven"),
-        ("title,stage,status", "dealctl"),
-        ("Deal - Title,Deal - Stage", "pipedrive"),
-        ("Id,Name,StageName,CloseDate", "salesforce"),
-        ("Opportunity Name,Account Name,Stage,Close Date,Probability (%)", "salesforce"),
-        ("Record ID,Deal Name,Deal Stage", "hubspot"),
-        ("商談名,取引先,金額", "japanese"),
-        ("Deal name,Company,Value", "spreadsheet"),
+         "X1,Anna,GTX,Acme,Prospecting,2016-10-20,,", "maven"),
+        ("title,stage,status", "A,approach,open", "dealctl"),
+        ("Deal - Title,Deal - Stage", "A,Lead In", "pipedrive"),
+        ("Id,Name,StageName,CloseDate", "006A,A,Prospecting,2026-12-20", "salesforce"),
+        ("Opportunity Name,Account Name,Stage,Close Date,Probability (%)",
+         "A,Acme,Prospecting,2026-12-20,10", "salesforce"),
+        ("Record ID,Deal Name,Deal Stage", "1,A,appointmentscheduled", "hubspot"),
+        ("商談名,取引先,金額", "A,B社,100", "japanese"),
+        ("Deal name,Company,Value", "A,B,100", "spreadsheet"),
     ],
 )  # fmt: skip
 def test_the_preset_is_detected_from_the_headers_and_named(
-    cli: Cli, tmp_path: Path, header: str, preset: str
+    cli: Cli, tmp_path: Path, header: str, row: str, preset: str
 ) -> None:
-    path = write(tmp_path, "file.csv", header + "\n")
+    path = write(tmp_path, "file.csv", f"{header}\n{row}\n")
     assert (
         cli("import", str(path), "--dry-run")
         .splitlines()[1]
-        .startswith(f"dry run, would import ({preset}): 0 deals created")
+        .startswith(f"dry run, would import ({preset}): 1 deals created")
     )
 
 
@@ -368,6 +488,18 @@ def test_unknown_headers_ask_for_a_preset_or_a_map(cli: Cli, tmp_path: Path) -> 
     assert pick(export(cli), ("title", "amount")) == [("1", 2)]
 
 
+def test_duplicate_headers_are_named_as_duplicates(cli: Cli, tmp_path: Path) -> None:
+    path = write(tmp_path, "dup.csv", "deal,amount,deal,amount,Type\nA,1,B,2,x\n")
+    assert cli("import", str(path)) == (
+        "imported (spreadsheet): 1 deals created, 0 updated, 0 unchanged; 0 accounts,"
+        " 0 follow-ups, 1 stage changes\n"
+        "  ignored columns: Type\n"
+        "  duplicate columns: deal, amount (each heads an earlier column too; only the first is"
+        " read)\n"
+    )
+    assert pick(export(cli), ("title", "amount")) == [("A", 1)]
+
+
 def test_map_overrides_the_preset(cli: Cli, tmp_path: Path) -> None:
     path = write(tmp_path, "x.csv", "商談名,金額,金額表記\nA,100,¥300000\n")
     cli("import", str(path), "--map", "金額表記=amount")
@@ -382,6 +514,7 @@ def test_map_overrides_the_preset(cli: Cli, tmp_path: Path) -> None:
         (("--map", "no-equals"), "invalid --map 'no-equals': use --map 'CSV column=field'"),
         (("--stage-map", "x=nowhere"), "unknown stage 'nowhere': this pipeline's stages are"),
         (("--date-order", "YDM"), "invalid --date-order 'YDM': use DMY or MDY"),
+        (("--date-order", "YMD"), "invalid --date-order 'YMD': use DMY or MDY (year-first"),
         (("--on-duplicate", "merge"), "invalid --on-duplicate 'merge': use skip, update or error"),
         (("--preset", "excel"), "unknown preset 'excel': use one of dealctl, maven,"),
         (("--currency", "yen!"), "invalid currency 'yen!'"),
@@ -471,9 +604,10 @@ def test_on_duplicate_error_refuses_the_whole_file(cli: Cli, tmp_path: Path) -> 
     cli("import", str(write(tmp_path, "deals.csv", PIPEDRIVE)))
     before = everything(cli)
     cli("import", str(_changed_pipedrive(tmp_path)), "--on-duplicate", "error", code=2)
+    # The file's own column and value, and every column that differs.
     assert cli.stderr == (
-        "dealctl: record 1 (row 2), column 'amount, stage', value '': deal #1 exists and"
-        " differs; --on-duplicate update or skip\n"
+        "dealctl: record 1 (row 2), column 'Deal - Value', value '14000': deal #1 exists and"
+        " differs (Deal - Value, Deal - Stage); --on-duplicate update or skip\n"
         "dealctl: import stopped: 1 rejected cells; nothing was written\n"
     )
     assert everything(cli) == before

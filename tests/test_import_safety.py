@@ -171,6 +171,33 @@ def test_dry_run_says_what_would_be_created_updated_and_merged(
     assert db_path.read_bytes() == before
 
 
+# --- files with nothing to import -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "is empty: nothing to import"),
+        ("\n\n", "is empty: nothing to import"),
+        ("deal,amount\n", "has no rows to import: only its header line; nothing was written"),
+        (
+            "deal,amount\r\n,,\r\n",
+            "has no rows to import: only its header line (1 blank row); nothing was written",
+        ),
+    ],
+    ids=["empty", "blank-lines", "header", "header-and-blank"],
+)
+def test_a_file_with_nothing_to_import_says_so_and_creates_no_database(
+    cli: Cli, tmp_path: Path, db_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "nothing.csv"
+    path.write_bytes(text.encode())
+    for dry_run in ((), ("--dry-run",)):
+        cli("import", str(path), *dry_run, code=2)
+        assert cli.stderr.endswith(f"dealctl: {path} {message}\n")
+        assert not db_path.exists()
+
+
 # --- re-imports -----------------------------------------------------------------------------------
 
 

@@ -581,6 +581,24 @@ def test_dry_run_without_a_database_creates_none(cli: Cli, db_path: Path) -> Non
     assert not list(db_path.parent.glob("deals.db*"))
 
 
+@pytest.mark.parametrize("kind", ["accounts", "contacts", "activities", "stage-changes"])
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_dealctls_other_exports_alone_are_refused_not_taken_for_deals(
+    cli: Cli, tmp_path: Path, kind: str, fmt: str
+) -> None:
+    cli("import", str(BOOK))
+    path = tmp_path / f"{kind}.{fmt}"
+    cli("export", kind, "--format", fmt, "-o", str(path))
+    other = tmp_path / "other.db"
+    assert cli("--db", str(other), "import", str(path), code=2) == ""
+    assert cli.stderr == (
+        f"dealctl: {path} is dealctl's {kind} export, not deals: import takes dealctl's deals"
+        " export or a book folder (deals.csv, with activities.csv and stage-changes.csv beside"
+        " it), a CRM export, or a spreadsheet of deals or of contacts; nothing was written\n"
+    )
+    assert not other.exists()
+
+
 def test_a_missing_file_exits_3_with_one_line(cli: Cli, tmp_path: Path, db_path: Path) -> None:
     missing = tmp_path / "nowhere.csv"
     assert cli("import", str(missing), code=3) == ""

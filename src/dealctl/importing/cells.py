@@ -271,18 +271,52 @@ def strict_moment(raw: str) -> str:
 # --- numbers ----------------------------------------------------------------------------------
 
 
+def reason_of(exc: InvalidInput, text: str) -> str:
+    """The reason of an error about ``text``, without ``text``: messages such as
+    ``invalid amount '…': reason`` repeat the value, which a rejection shows already
+    (shortened when long)."""
+    message = str(exc)
+    _, found, reason = message.partition(f"{text!r}: ")
+    return reason if found else message
+
+
+# A decimal fraction: the digits after the one dot of an amount.
+_FRACTION = re.compile(r"(?P<whole>[0-9,]*[0-9])\.(?P<fraction>[0-9]+)", re.ASCII)
+
+
+def _without_zero_places(text: str, places: int) -> str:
+    """``1200000.00`` for a currency with ``places`` decimals: zeros beyond them dropped,
+    which rounds nothing. ``1.000`` stays as written: its dot may separate thousands,
+    and :func:`parse_amount` refuses it."""
+    match = _FRACTION.search(text) if text.count(".") == 1 else None
+    if match is None:
+        return text
+    whole, fraction = match["whole"], match["fraction"]
+    extra = fraction[places:]
+    thousands = len(fraction) == 3 and len(whole) <= 3
+    if not extra or extra.strip("0") or thousands:
+        return text
+    kept = fraction[:places]
+    return text[: match.end("whole")] + (f".{kept}" if kept else "") + text[match.end() :]
+
+
 def amount_parser(currency: str) -> Callable[[str], int]:
     """A parser of amounts as people write them, in minor units of ``currency``."""
-    scale: int = 10 ** minor_units(currency)
+    places = minor_units(currency)
+    scale: int = 10**places
 
     def parse(raw: str) -> int:
         text = raw.strip()
         if text.isdecimal() and text.isascii() and len(text) < 16:
             return int(text) * scale
+        if not text.isascii():
+            text = unicodedata.normalize("NFKC", text)
+        if "." in text:
+            text = _without_zero_places(text, places)
         try:
             return parse_amount(text, currency)
         except InvalidInput as exc:
-            reason = str(exc).split(": ", 1)[-1]
+            reason = reason_of(exc, text)
             if "amounts are never rounded" in reason:
                 reason += "; is the currency right? (a currency column or --currency)"
             raise CellError(reason) from None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -26,13 +27,19 @@ from dealctl.errors import InvalidInput
 from dealctl.importing import cells as cell
 from dealctl.importing import presets
 from dealctl.importing.presets import ENTERED, PRESETS, Preset, header_key, stage_key
-from dealctl.importing.report import Event, ImportReport, Rejection
+from dealctl.importing.report import Event, ImportReport, Rejection, clip
 from dealctl.importing.source import CONTROL, NEUTRALISED, STDIN, Table, load
 from dealctl.money import currency_code
 from dealctl.session import Session
 from dealctl.storage import new_id
 from dealctl.text import company_key, counted, email_key, norm
-from dealctl.transfer import DEAL_FIELDS
+from dealctl.transfer import (
+    ACCOUNT_FIELDS,
+    ACTIVITY_FIELDS,
+    CONTACT_FIELDS,
+    DEAL_FIELDS,
+    STAGE_CHANGE_FIELDS,
+)
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
@@ -63,7 +70,7 @@ _NOTES_HEADERS = frozenset(
     for h in ("notes", "note", "memo", "description", "comments", "メモ", "備考", "詳細")
 )
 _ON_DUPLICATE = ("skip", "update", "error")
-_DATE_ORDERS = ("DMY", "MDY", "YMD")
+_DATE_ORDERS = ("DMY", "MDY")
 _TAG_SEPARATORS = re.compile(r"[,、;；]")
 PROGRESS_EVERY = 2000
 BIG_IMPORT_CACHE_KIB = 64 * 1024  # SQLite page cache while a large import writes
@@ -73,6 +80,14 @@ _MERGE_ACCOUNT = (
 )
 _MERGE_EMAIL = "the same e-mail address once NFKC-normalised, trimmed and case-folded"
 _MERGE_NAME = "the same name (NFKC, case and spaces aside) at the same account"
+_MERGE_PHONE = "the same phone number (its digits, after NFKC) at the same account"
+_NOT_DIGITS = re.compile(r"[^0-9]")
+
+
+def phone_key(phone: str) -> str:
+    """A phone number as contacts are matched by it: its digits after NFKC (full-width
+    digits count); a number written without digits is compared as :func:`norm` text."""
+    return _NOT_DIGITS.sub("", unicodedata.normalize("NFKC", phone)) or norm(phone)
 
 
 @dataclass
@@ -125,6 +140,10 @@ class Built:
     number: int = 0
     moves: list[tuple[datetime, str, Stage]] = field(default_factory=list)
     closing: str | None = None  # the moment a won or lost deal closed, for its history
+    # Closed at the import's moment: the row gives no close date, or one still ahead.
+    closed_now: bool = False
+    identity: tuple[Any, ...] = ()  # what a row without ids is matched by (title ...)
+    cells: list[str] | None = None  # the cells as read, kept when a refusal may quote them
     key_column: str = ""  # the column holding the id the deal is matched by
     number_text: str = ""  # the deal's number as written (book folders refer to it)
 
@@ -136,6 +155,7 @@ class Columns:
         self.headers = headers
         self.fields: dict[str, list[int]] = {}
         self.ignored: list[str] = []
+        self.duplicates: list[str] = []  # headers seen before, not read
 
     def add(self, target: str, index: int) -> None:
         self.fields.setdefault(target, []).append(index)
@@ -157,7 +177,11 @@ def _plan(table: Table, preset: Preset, maps: tuple[str, ...]) -> Columns:
     columns = Columns(table.headers)
     explicit = presets.parse_map(maps, table.headers)
     mapped: set[str] = set(explicit.values()) - {"ignore", "notes"}
+    seen: set[str] = set()
     for index, header in enumerate(table.headers):
+        key = header_key(header)
+        again = key in seen
+        seen.add(key)
         if header in explicit:
             target = explicit[header]
         elif preset.name == "dealctl":
@@ -165,21 +189,19 @@ def _plan(table: Table, preset: Preset, maps: tuple[str, ...]) -> Columns:
         elif preset.name == "maven":
             target = header if header in presets.MAVEN_HEADERS else "ignore"
         else:
-            key = header_key(header)
             target = preset.headers.get(key, "")
             stage = presets.entered_stage(key)
             if not target and stage is not None:
                 target = ENTERED + stage
             if target in mapped:
                 target = ""  # --map gave this field to another column
-        if not target or target == "ignore":
-            if header:
-                columns.ignored.append(header)
-            continue
-        if target != "notes" and columns.has(target):
-            columns.ignored.append(header)  # the first column with a field wins
-            continue
-        columns.add(target, index)
+        unread = not target or target == "ignore"
+        if not unread and (target == "notes" or not columns.has(target)):
+            columns.add(target, index)
+        elif again and header:
+            columns.duplicates.append(header)
+        elif header:
+            columns.ignored.append(header)  # no field, or the first column with it wins
     return columns
 
 
@@ -250,6 +272,7 @@ class Run:
         self.contact_numbers = max((r["number"] for r in rows), default=0)
         self.contacts_by_email: dict[str, Contact] = {}
         self.contacts_by_name: dict[tuple[str, str | None], Contact] = {}
+        self.contacts_by_phone: dict[tuple[str, str | None], Contact] = {}
         for r in rows:
             if r["deleted_at"] is not None:
                 continue
@@ -259,6 +282,8 @@ class Run:
             if r["email_key"]:
                 self.contacts_by_email.setdefault(r["email_key"], contact)
             self.contacts_by_name.setdefault((r["name_key"], r["account_id"]), contact)
+            if r["phone"]:
+                self.contacts_by_phone.setdefault((phone_key(r["phone"]), r["account_id"]), contact)
 
     def _load_deals(self) -> None:
         self.numbers: set[int] = set()
@@ -299,13 +324,18 @@ class Run:
         )
 
     def reject_cell(
-        self, record: int, row: int, cells: list[str], target: str, reason: str
+        self, record: int, row: int | None, cells: list[str], target: str, reason: str
     ) -> None:
         """A rejected cell named by its field: the column as headed and the value as written."""
         index = self.ix.get(target)
         column = self.columns.headers[index] if index is not None else target
         value = cells[index] if index is not None and index < len(cells) else ""
         self.reject(record, row, column, value, reason)
+
+    def source_of(self, field: str) -> str:
+        """The target of the column a stored field comes from (``stage_id``: ``stage``)."""
+        targets = _SOURCES.get(field, (_FIELD_NAMES.get(field, field),))
+        return next((t for t in targets if t in self.ix), targets[0])
 
     def event(
         self, record: int, row: int | None, column: str, value: str, outcome: str, reason: str
@@ -340,8 +370,8 @@ class Run:
             self.accounts_exact[name] = account_id
             if (key, name) not in self._merged_seen:
                 self._merged_seen.add((key, name))
-                self.event(record, row, column, name, "merged",
-                           f"{name!r} is account {stored!r}: {_MERGE_ACCOUNT}")  # fmt: skip
+                reason = f"{clip(name)!r} is account {clip(stored)!r}: {_MERGE_ACCOUNT}"
+                self.event(record, row, column, name, "merged", reason)
             return account_id
         account_id = new_id()
         self.account_numbers += 1
@@ -359,7 +389,8 @@ class Run:
         account_id: str | None,
         item: Built,
     ) -> str | None:
-        """A contact matched by normalised e-mail, then by name within the account.
+        """A contact matched by normalised e-mail, then by name within the account, and
+        one with only a phone number by its digits within the account.
 
         A contact matched through a different spelling is reported as merged; the e-mail,
         phone and job title a matched contact lacks are filled from the file.
@@ -377,6 +408,10 @@ class Run:
                 ekey is None or not candidate.email or email_key(candidate.email) == ekey
             ):
                 found = candidate
+        by_phone = False
+        if phone is not None and name is None and email is None:
+            found = self.contacts_by_phone.get((phone_key(phone), account_id))
+            by_phone = True
         label = name or email or phone
         if label is None:
             return None
@@ -389,6 +424,8 @@ class Run:
             if ekey:
                 self.contacts_by_email[ekey] = contact
             self.contacts_by_name.setdefault((norm(label), account_id), contact)
+            if phone:
+                self.contacts_by_phone.setdefault((phone_key(phone), account_id), contact)
             self.report.contacts += 1
             return contact.id
         self.report.contacts_matched += 1
@@ -403,12 +440,18 @@ class Run:
                     found.filled[key] = value
                     self.report.filled += 1
         renamed = name is not None and name != found.name
-        if renamed or (email is not None and email != found.email):
-            reason = _MERGE_EMAIL if by_email else _MERGE_NAME
+        merged: tuple[str, str, str] | None = None  # (column, value, reason)
+        if by_phone:
+            if phone != found.phone:
+                merged = (self.columns.name("contact_phone"), phone or "", _MERGE_PHONE)
+        elif renamed or (email is not None and email != found.email):
             column = item.email_column if by_email else item.contact_column
             shown = (email if by_email else name) or ""
+            merged = (column, shown, _MERGE_EMAIL if by_email else _MERGE_NAME)
+        if merged is not None:
+            column, shown, reason = merged
             self.event(item.record, item.row, column, shown, "merged",
-                       f"{shown!r} is contact {found.name!r}: {reason}")  # fmt: skip
+                       f"{clip(shown)!r} is contact {clip(found.name)!r}: {reason}")  # fmt: skip
         return found.id
 
     # --- building rows ------------------------------------------------------------------------
@@ -448,10 +491,13 @@ class Run:
         as they are read: the checked values are all a large import keeps."""
         build = builder.build
         built: list[Built] = []
+        keep = self.options.on_duplicate == "error"  # a refused row quotes its cells
         for record, row, cells in self.cleaned_records():
             item = build(record, row, cells)
             if item is not None:
                 built.append(item)
+                if keep:
+                    item.cells = cells
         self.table.records = []
         return built
 
@@ -539,7 +585,7 @@ class _Cells:
         except cell.CellError as exc:
             self.reject(target, str(exc))
         except InvalidInput as exc:
-            self.reject(target, str(exc))
+            self.reject(target, cell.reason_of(exc, value))
         except (ValueError, OverflowError):
             self.reject(target, "not a valid value")
         return None
@@ -643,7 +689,7 @@ class DealctlRows:
                 try:
                     currency_code(text)
                 except InvalidInput as exc:
-                    errors.append(("currency", str(exc)))
+                    errors.append(("currency", cell.reason_of(exc, text)))
             else:
                 currency = found
         moments: dict[str, str | None] = {}
@@ -685,7 +731,7 @@ class DealctlRows:
                 dates.due_date(text, self.zone)
                 next_due = text
             except InvalidInput as exc:
-                errors.append(("next_due", str(exc)))
+                errors.append(("next_due", cell.reason_of(exc, text)))
         try:
             if text := v[ix["number"]]:
                 wanted = int(text)
@@ -896,6 +942,8 @@ class HumanRows:
         self.account_names = self._account_names()
         self.orders = self._orders()
         self.lost_without_stage = 0
+        self.future_closes: Counter[str] = Counter()  # column -> close dates after now
+        self.now = datetime.fromisoformat(run.stamp)
         self.check_stages()
 
     def _account_names(self) -> dict[str, str] | None:
@@ -982,7 +1030,9 @@ class HumanRows:
             if found is None:
                 unmapped[value] += count
         if unmapped:
-            listed = ", ".join(f"{v!r} ({counted(n, 'row')})" for v, n in unmapped.most_common())
+            listed = ", ".join(
+                f"{clip(v)!r} ({counted(n, 'row')})" for v, n in unmapped.most_common()
+            )
             stages = ", ".join(s.label for s in self.catalogue.in_pipeline(self.default_pipeline))
             column = run.columns.headers[index]
             run.report.stopped = (
@@ -1136,26 +1186,22 @@ class HumanRows:
         if self.has_stage:
             values["stage_id"] = stage.id
             values["status"] = status
-        created = stamps["created_at"]
-        values["created_at"] = created or run.stamp
         if columns.has("updated_at"):
             values["updated_at"] = stamps["updated_at"]
         if columns.has("last_contact_at"):
             values["last_contact_at"] = stamps["last_contact_at"]
-        closing = None
-        if status != "open":
-            closing = (
-                stamps["won_at" if status == "won" else "lost_at"]
-                or stamps["closed_at"]
-                or (close.stamp(self.zone) if close is not None else None)
-                or stamps["updated_at"]
-                or values["created_at"]
-            )
+        if close is not None:
+            stamps["close_date"] = close.stamp(self.zone)
+        closing, at_import = self.closing(c, status, stamps) if status != "open" else (None, False)
+        created = stamps["created_at"]
+        if created is None and status != "open":
+            created = self.earliest(moves, closing, stamps)
+        values["created_at"] = created or run.stamp
+        if status != "open" and closing is None:  # no date in the row: closed when imported
+            closing, at_import = values["created_at"], created is None
         if self.has_stage or columns.has("closed_at"):
             values["closed_at"] = closing
-        entered = stage
-        if status == "won":
-            entered = self.catalogue.in_pipeline(stage.pipeline_id)[-2]
+        entered = self.won_from(c, pipeline_id) if status == "won" else stage
         account = c.text("account")
         if account is None and self.account_names is not None:
             ref = c.text("account_ref")
@@ -1185,7 +1231,49 @@ class HumanRows:
             moves=moves,
             closing=closing,
             key_column=columns.name(key_column),
+            closed_now=at_import,
         )
+
+    def closing(
+        self, c: _Cells, status: str, stamps: dict[str, str | None]
+    ) -> tuple[str | None, bool]:
+        """When a won or lost row closed, from the first of its dates that says, and whether
+        that date was after now: a close moment is never in the future, so it is now then."""
+        for target in ("won_at" if status == "won" else "lost_at", "closed_at", "close_date",
+                       "updated_at"):  # fmt: skip
+            stamp = stamps.get(target)
+            if stamp is None:
+                continue
+            if datetime.fromisoformat(stamp) <= self.now:
+                return stamp, False
+            column = self.run.columns.name(target)
+            self.future_closes[column] += 1
+            self.run.event(c.record, c.row, column, c.raw(target), "adjusted",
+                           f"a close moment after now ({stamp}): closed now instead")  # fmt: skip
+            return self.run.stamp, True
+        return None, False
+
+    def earliest(
+        self,
+        moves: list[tuple[datetime, str, Stage]],
+        closing: str | None,
+        stamps: dict[str, str | None],
+    ) -> str | None:
+        """The creation moment of a closed row without one: the earliest moment the row
+        gives (a deal neither moves nor closes before it exists) when that is before now."""
+        given = [(at, stamp) for at, stamp, _ in moves]
+        given += [(datetime.fromisoformat(t), t) for t in (closing, stamps["updated_at"]) if t]
+        first = min(given, default=None, key=lambda pair: pair[0])
+        return first[1] if first is not None and first[0] < self.now else None
+
+    def won_from(self, c: _Cells, pipeline_id: str) -> Stage:
+        """The stage a won deal was won from: the open stage its row gives (Pipedrive's
+        stage beside status won), else the pipeline's last open stage."""
+        value = c.text("stage")
+        found = self.stage_of(pipeline_id, value) if value is not None else None
+        if found is not None and found[0] == "open":
+            return found[1]
+        return self.catalogue.in_pipeline(pipeline_id)[-2]
 
     def lost_reason(self, c: _Cells, values: dict[str, Any]) -> None:
         """A configured reason (by key or display name), else ``other`` with the text kept."""
@@ -1222,10 +1310,12 @@ class Writer:
         self.new_ids: dict[str, str] = {}  # id of a deal this import creates -> pipeline id
         self.by_number: dict[str, str | None] = {}  # number as written -> deal id
         self.updates: list[tuple[Built, sqlite3.Row, dict[str, Any]]] = []
+        # rows matched by title: identity -> (the rows, the stored deals with it)
+        self.titled: dict[tuple[Any, ...], tuple[list[Built], list[str]]] = {}
 
     def match(self, item: Built) -> str | None:
-        """The stored deal a row stands for: by id, else by source and external id, else by
-        title and creation time (or, in a file without creation times, title and account)."""
+        """The stored deal a row stands for: by id, else by source and external id. A row
+        with neither is matched by title later (:meth:`by_title`), once every row is seen."""
         run = self.run
         values = item.values
         deal_id = values.get("id")
@@ -1244,17 +1334,62 @@ class Writer:
             found = run.by_external.get((source, external))
         else:
             if run.columns.has("created_at"):
-                candidates = run.by_title_created.get((values["title"], values["created_at"]))
+                item.identity = ("created", values["title"], values["created_at"])
+                stored = run.by_title_created.get((values["title"], values["created_at"]))
             else:
-                wanted = (norm(values["title"]), values.get("account_id"))
-                candidates = run.by_title_account().get(wanted)
-            return candidates.pop(0) if candidates else None
+                item.identity = ("account", norm(values["title"]), values.get("account_id"))
+                stored = run.by_title_account().get(item.identity[1:])
+            self.titled.setdefault(item.identity, ([], stored or []))[0].append(item)
+            return None
         first = self.seen.get(key)
         if first is not None:
             run.reject(item.record, item.row, item.key_column, deal_id or external or "",
                        f"the same id as record {first}")  # fmt: skip
             return None
         self.seen[key] = item.record
+        return found
+
+    def by_title(self) -> dict[int, str | None]:
+        """The stored deal of each row matched by title (None: a new deal), by record.
+
+        A title (at an account, or with a creation moment) that one row and at most one
+        stored deal have is that deal. When more share it, rows are paired with stored
+        deals they equal exactly (a re-sorted sheet is unchanged); a row left over is a new
+        deal when no stored deal is left over, and is refused otherwise: nothing says which
+        of them it stands for, and guessing by row order would swap their data.
+        """
+        found: dict[int, str | None] = {}
+        shared = {k: v for k, v in self.titled.items() if len(v[0]) > 1 or len(v[1]) > 1}
+        stored = self.stored([d for _, ids in shared.values() for d in ids])
+        for rows, ids in self.titled.values():
+            if len(rows) == 1 and len(ids) <= 1:
+                found[rows[0].record] = ids[0] if ids else None
+                continue
+            left = list(ids)
+            unpaired: list[Built] = []
+            for item in rows:
+                twin = next((d for d in left if not self.changes(item, stored[d])[1]), None)
+                if twin is None:
+                    unpaired.append(item)
+                    continue
+                left.remove(twin)
+                found[item.record] = twin
+            for item in unpaired:
+                if not left:
+                    found[item.record] = None
+                    continue
+                numbers = ", ".join(f"#{stored[d]['number']}" for d in ids[:5])
+                numbers += ", …" if len(ids) > 5 else ""
+                where = (
+                    "at this account" if item.identity[0] == "account" else "and creation moment"
+                )
+                self.run.reject(item.record, item.row, self.run.columns.name("title"),
+                                item.values["title"],
+                                f"ambiguous: {counted(len(rows), 'row')} of the file and"
+                                f" {counted(len(ids), 'stored deal')} ({numbers}) have this"
+                                f" title {where}, and no id tells which is which; give the"
+                                " file an id column (--map 'COLUMN=external_id') or"
+                                " distinct titles")  # fmt: skip
         return found
 
     def resolve(self, items: list[Built]) -> list[tuple[Built, str]]:
@@ -1270,6 +1405,7 @@ class Writer:
         matched: list[tuple[Built, str]] = []
         run.phase = "matching"
         total = len(items)
+        checked: list[tuple[Built, str | None]] = []
         for done, item in enumerate(items, start=1):
             values = item.values
             if has_account:
@@ -1284,8 +1420,16 @@ class Writer:
                 )
             before = len(run.report.rejected)
             found = self.match(item)
-            if len(run.report.rejected) > before:
-                continue
+            if len(run.report.rejected) == before:
+                checked.append((item, found))
+            run.tick(done, total)
+        titled = self.by_title() if self.titled else {}
+        for item, found in checked:
+            values = item.values
+            if item.identity:
+                if item.record not in titled:
+                    continue  # refused: ambiguous
+                found = titled[item.record]
             if found is None:
                 values["id"] = values.get("id") or new_id()
                 item.number = run.new_number(item.wanted_number)
@@ -1298,39 +1442,53 @@ class Writer:
                 found_id = found
             if item.number_text:
                 self.by_number[item.number_text] = found_id
-            run.tick(done, total)
         return matched
 
-    def compare(self, matched: list[tuple[Built, str]]) -> None:
-        """Stored deals against their rows: unchanged, or to update / skip / refuse."""
+    def stored(self, ids: list[str]) -> dict[str, sqlite3.Row]:
+        """Stored deals by id, read 500 at a time."""
         current: dict[str, sqlite3.Row] = {}
-        ids = [deal_id for _, deal_id in matched]
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ", ".join("?" for _ in chunk)
             for r in self.store.query(f"SELECT * FROM deals WHERE id IN ({marks})", chunk):
                 current[r["id"]] = r
+        return current
+
+    @staticmethod
+    def changes(item: Built, stored: sqlite3.Row) -> tuple[dict[str, Any], list[str]]:
+        """The fields a row gives a stored deal, and those that differ from it."""
+        fields = {k: v for k, v in item.values.items() if k not in ("id", "created_at")}
+        if fields.get("updated_at") is None:
+            # No date in the file: update() stamps it only if something else changed.
+            fields.pop("updated_at", None)
+        if item.closed_now and stored["closed_at"] and stored["status"] == fields.get("status"):
+            # No close date in the file yet (none, or one still ahead): the deal stays
+            # closed when it was first imported, or closed by hand.
+            fields.pop("closed_at", None)
+        return fields, [k for k, v in fields.items() if stored[k] != v]
+
+    def compare(self, matched: list[tuple[Built, str]]) -> None:
+        """Stored deals against their rows: unchanged, or to update / skip / refuse."""
+        current = self.stored([deal_id for _, deal_id in matched])
         mode = self.run.options.on_duplicate
         for item, deal_id in matched:
             stored = current[deal_id]
-            fields = {k: v for k, v in item.values.items() if k not in ("id", "created_at")}
-            if fields.get("updated_at") is None:
-                # No date in the file: update() stamps it only if something else changed.
-                fields.pop("updated_at", None)
-            changed = [k for k, v in fields.items() if stored[k] != v]
+            fields, changed = self.changes(item, stored)
             if not changed:
                 self.report.unchanged += 1
                 continue
-            names = ", ".join(_FIELD_NAMES.get(k, k) for k in changed) or "updated_at"
+            names = ", ".join(_FIELD_NAMES.get(k, k) for k in changed)
             number = stored["number"]
             if mode == "skip":
                 self.report.skipped += 1
                 self.run.event(item.record, item.row, names, "", "skipped",
                                f"deal #{number} differs; left as it is")  # fmt: skip
             elif mode == "error":
-                self.run.reject(item.record, item.row, names, "",
-                                f"deal #{number} exists and differs; --on-duplicate update"
-                                " or skip")  # fmt: skip
+                targets = [self.run.source_of(k) for k in changed]
+                headers = ", ".join(dict.fromkeys(self.run.columns.name(t) for t in targets))
+                self.run.reject_cell(item.record, item.row, item.cells or [], targets[0],
+                                     f"deal #{number} exists and differs ({headers});"
+                                     " --on-duplicate update or skip")  # fmt: skip
             else:
                 self.updates.append((item, stored, fields))
                 self.run.event(item.record, item.row, names, "", "updated", f"deal #{number}")
@@ -1427,8 +1585,10 @@ class Writer:
         row.setdefault("currency", self.run.currency)
         if row.get("tags") is None:
             row["tags"] = ""
-        if row.get("updated_at") is None:
-            row["updated_at"] = row["created_at"]
+        if row.get("updated_at") is None:  # last changed when it closed, else created
+            closed = item.closing if self.run.preset.name not in ("dealctl", "maven") else None
+            later = closed is not None and _before(row["created_at"], closed)
+            row["updated_at"] = closed if later else row["created_at"]
         return row
 
     def _history(self, item: Built, row: dict[str, Any]) -> list[tuple[Any, ...]]:
@@ -1484,6 +1644,18 @@ class Writer:
 
 _FIELD_NAMES = {"stage_id": "stage", "account_id": "account", "contact_id": "contact",
                 "pipeline_id": "pipeline"}  # fmt: skip
+# The columns (targets) a stored field may come from, in each layout, first found first.
+_SOURCES = {
+    "title": ("title", "product"),
+    "stage_id": ("stage", "deal_stage"),
+    "status": ("status", "is_won", "is_closed", "stage", "deal_stage"),
+    "account_id": ("account", "account_ref"),
+    "contact_id": ("contact", "contact_email", "contact_phone"),
+    "pipeline_id": ("pipeline",),
+    "amount": ("amount", "close_value"),
+    "owner": ("owner", "sales_agent"),
+    "closed_at": ("won_at", "lost_at", "closed_at", "close_date"),
+}
 
 
 def _before(first: str, second: str) -> bool:
@@ -1494,6 +1666,34 @@ def _before(first: str, second: str) -> bool:
 
 
 # --- the whole import ---------------------------------------------------------------------------
+
+
+# dealctl's other exports: given alone, their rows are not deals.
+_OWN_EXPORTS = {
+    frozenset(ACCOUNT_FIELDS): "accounts",
+    frozenset(CONTACT_FIELDS): "contacts",
+    frozenset(ACTIVITY_FIELDS): "activities",
+    frozenset(STAGE_CHANGE_FIELDS): "stage-changes",
+}
+
+
+def _check_table(table: Table, options: ImportOptions) -> None:
+    """Refuse a file with nothing to import, or one of dealctl's exports of other rows."""
+    if not any(table.headers) and not table.records:
+        raise InvalidInput(f"{table.name} is empty: nothing to import")
+    kind = _OWN_EXPORTS.get(frozenset(table.headers)) if options.preset is None else None
+    if kind is not None:
+        raise InvalidInput(
+            f"{table.name} is dealctl's {kind} export, not deals: import takes dealctl's deals"
+            " export or a book folder (deals.csv, with activities.csv and stage-changes.csv"
+            " beside it), a CRM export, or a spreadsheet of deals or of contacts; nothing was"
+            " written"
+        )
+    if not table.records:
+        blank = f" ({counted(table.blank_rows, 'blank row')})" if table.blank_rows else ""
+        raise InvalidInput(
+            f"{table.name} has no rows to import: only its header line{blank}; nothing was written"
+        )
 
 
 def _choose_preset(table: Table, options: ImportOptions) -> Preset:
@@ -1511,7 +1711,10 @@ def _check_options(options: ImportOptions) -> None:
     if options.date_order is not None:
         order = options.date_order.strip().upper()
         if order not in _DATE_ORDERS:
-            raise InvalidInput(f"invalid --date-order {options.date_order!r}: use DMY or MDY")
+            raise InvalidInput(
+                f"invalid --date-order {options.date_order!r}: use DMY or MDY (year-first"
+                " dates such as 2024/04/01 are always read year-month-day)"
+            )
         options.date_order = order
     if options.currency is not None:
         options.currency = currency_code(options.currency)
@@ -1538,26 +1741,28 @@ def import_file(
     source = str(folder / "deals.csv") if folder is not None else path
     table = load(source, encoding=options.encoding, fmt=options.fmt,
                  own_fields=frozenset(DEAL_FIELDS), stdin=stdin)  # fmt: skip
+    _check_table(table, options)
     preset = _choose_preset(table, options)
     report = ImportReport(preset.name, encoding=table.encoding)
     if table.encoding == "cp932" and not options.encoding:
         report.notes.append("read as CP932 (Windows Japanese)")
+    if table.blank_rows:
+        report.notes.append(f"{counted(table.blank_rows, 'blank row')} skipped")
     run = Run(session, table, preset, options, report, progress)
     run.book_history = folder is not None and (folder / "stage-changes.csv").exists()
     columns = run.columns
-    if preset.name not in ("dealctl", "maven"):
-        if columns.ignored:
-            shown = ", ".join(columns.ignored[:12])
-            more = len(columns.ignored) - 12
-            report.notes.append(
-                f"ignored columns: {shown}" + (f" and {more} more" if more > 0 else "")
-            )
-        if not columns.has("title"):
-            if columns.has("contact") or columns.has("contact_email"):
-                return _import_contacts(run)
-            raise InvalidInput(
-                f"no title column in {table.name}: map one with --map 'COLUMN=title'"
-            )
+    own = preset.name in ("dealctl", "maven")
+    if columns.ignored and not own:
+        report.notes.append(f"ignored columns: {_listed(columns.ignored)}")
+    if columns.duplicates:
+        report.notes.append(
+            f"duplicate columns: {_listed(columns.duplicates)} (each heads an earlier column"
+            " too; only the first is read)"
+        )
+    if not own and not columns.has("title"):
+        if columns.has("contact") or columns.has("contact_email"):
+            return _import_contacts(run)
+        raise InvalidInput(f"no title column in {table.name}: map one with --map 'COLUMN=title'")
     builder = run.builder()
     if report.stopped:
         return report
@@ -1567,6 +1772,13 @@ def import_file(
         report.notes.append(
             f"{builder.lost_without_stage} lost deals have no stage in the file: kept at"
             f" {first.key} (--stage-map 'VALUE=lost:STAGE' says where they were lost)"
+        )
+    if isinstance(builder, HumanRows) and builder.future_closes:
+        counts = builder.future_closes
+        report.notes.append(
+            f"{counted(sum(counts.values()), 'won or lost deal')} dated after now"
+            f" ({', '.join(f'{c} {n}' for c, n in counts.items())}): closed when imported"
+            " instead, as no deal closes in the future"
         )
     writer = Writer(run)
     matched = writer.resolve(items)
@@ -1581,6 +1793,11 @@ def import_file(
         if related is not None:
             related()
     return report
+
+
+def _listed(headers: list[str], most: int = 12) -> str:
+    more = len(headers) - most
+    return ", ".join(headers[:most]) + (f" and {more} more" if more > 0 else "")
 
 
 @contextmanager

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from dealctl.errors import InvalidInput
+from dealctl.importing.report import clip
 
 # Fields a column can feed (``--map "Column=field"``); ``entered:STAGE`` is a stage-entry
 # date and ``ignore`` drops a column.
@@ -340,7 +341,7 @@ def detect(headers: list[str], own_fields: Iterable[str]) -> str:
         return "dealctl"
     if keys & set(_ENGLISH):
         return "spreadsheet"
-    shown = ", ".join(repr(h) for h in headers[:6]) + (" …" if len(headers) > 6 else "")
+    shown = ", ".join(repr(clip(h)) for h in headers[:6]) + (" …" if len(headers) > 6 else "")
     raise InvalidInput(
         f"cannot tell the layout from the headers ({shown}): give --preset"
         f" ({', '.join(PRESET_NAMES)}) or --map 'COLUMN=FIELD'"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,16 @@ from dealctl.text import counted
 REPORT_COLUMNS = ("record", "row", "column", "value", "outcome", "reason")
 SHOWN = 50  # rejected cells printed on stderr; --report FILE has them all
 SHOWN_EVENTS = 20
+CLIP = 60  # characters of a cell a message shows; --report FILE has the cell whole
+_LINE_BREAK = re.compile("[\r\n]")
+
+
+def clip(value: str) -> str:
+    """A cell as messages show it: up to its first line break and at most :data:`CLIP`
+    characters, ``…`` marking what was cut, so that no message carries a whole note
+    (or the rest of a file) on the terminal or in cron mail."""
+    head = _LINE_BREAK.split(value, 1)[0][:CLIP]
+    return value if head == value else head + "…"
 
 
 @dataclass(frozen=True)
@@ -132,7 +143,7 @@ class ImportReport:
     def rejection_lines(self) -> list[str]:
         """The rejected cells as printed on standard error (the first :data:`SHOWN`)."""
         lines = [
-            f"{item.where}, column {item.column!r}, value {item.value!r}: {item.reason}"
+            f"{item.where}, column {item.column!r}, value {clip(item.value)!r}: {item.reason}"
             for item in self.rejected[:SHOWN]
         ]
         if len(self.rejected) > SHOWN:

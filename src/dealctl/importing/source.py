@@ -57,6 +57,7 @@ class Table:
     has_returns: bool = False
     folder: Path | None = None  # where the file lives (sibling files such as Account.csv)
     notes: list[str] = field(default_factory=list)
+    blank_rows: int = 0  # rows of empty cells only (``,,,``) that were skipped
 
 
 def encoding_name(given: str) -> str:
@@ -148,14 +149,15 @@ def load(
         raise InvalidInput(f"unknown import format {fmt!r}: use one of {', '.join(FORMATS)}")
     chosen = fmt or guess_format(path, text)
     text = text.removeprefix("\ufeff")
+    blank = 0  # rows of empty cells (,,,) skipped
     if chosen == "csv":
-        headers, records, rows = _csv(text, ",")
+        headers, records, rows, blank = _csv(text, ",")
     elif chosen == "tsv":
         first = text.split("\n", 1)[0].rstrip("\r").split("\t")
         if set(first) <= own_fields:
-            headers, records, rows = _dealctl_tsv(text)
+            headers, records, rows, blank = _dealctl_tsv(text)
         else:
-            headers, records, rows = _csv(text, "\t")
+            headers, records, rows, blank = _csv(text, "\t")
     else:
         headers, records, rows = _json(text, name, lines=chosen == "jsonl")
     folder = None if path == STDIN else Path(path).resolve().parent
@@ -170,6 +172,7 @@ def load(
         has_controls=CONTROL.search(text) is not None,
         has_returns="\r" in text,
         folder=folder,
+        blank_rows=blank,
     )
 
 
@@ -177,29 +180,88 @@ def _clean_headers(headers: list[str]) -> list[str]:
     return [h.replace("\ufeff", "").strip() for h in headers]
 
 
-def _csv(text: str, delimiter: str) -> tuple[list[str], list[list[str]], list[int]]:
+def _blank(cells: list[str]) -> bool:
+    """A row with no text: an empty line, or a spreadsheet's row of empty cells (``,,,``)."""
+    return not any(c.strip() for c in cells)
+
+
+# The rest of a quoted cell after its opening quote, up to its closing quote ("" is a
+# quote inside it); possessive, so that a doubled quote is never read as the closing one.
+_QUOTED_REST = re.compile(r'(?:[^"]++|"")*+"')
+
+
+def _unclosed_quote(text: str, start: int, delimiter: str) -> int | None:
+    """The column (from 0) of a quoted cell that opens in the record starting at ``start``
+    and never closes, or None. Follows the csv module: a quote opens a quoted cell only as
+    the first character of a cell, and what follows a closing quote belongs to the cell."""
+    stop = re.compile(f"[{re.escape(delimiter)}\r\n]")
+    pos, column = start, 0
+    while pos < len(text):
+        if text[pos] == '"':
+            closing = _QUOTED_REST.match(text, pos + 1)
+            if closing is None:
+                return column
+            pos = closing.end()
+        found = stop.search(text, pos)
+        if found is None or found[0] != delimiter:
+            return None  # the record ends here
+        pos = found.end()
+        column += 1
+    return None
+
+
+def _csv(text: str, delimiter: str) -> tuple[list[str], list[list[str]], list[int], int]:
     # StringIO with newline="" splits only at \n, \r\n and \r (never at U+2028), and
-    # quoted cells keep their line breaks.
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    # quoted cells keep their line breaks. A quoted cell that never closes would take
+    # the rest of the file as its value: the last record read is checked for one.
+    stream = io.StringIO(text, newline="")
+    reader = csv.reader(stream, delimiter=delimiter)
     try:
         headers = _clean_headers(next(reader))
     except StopIteration:
-        return [], [], []
+        return [], [], [], 0
     except csv.Error as exc:
+        _check_quotes(text, 0, delimiter, [], None)
         raise InvalidInput(f"cannot read the header line: {exc}") from None
     records: list[list[str]] = []
     rows: list[int] = []
     row = 1
+    blank = 0
+    start = stream.tell()  # where the record being read begins
+    last = (0, 0, 1)  # (offset, record, row) of the last record read
     try:
         for cells in reader:
             row += 1
-            if not cells or (len(cells) == 1 and not cells[0]):
+            last = (start, len(records) + 1, row)
+            start = stream.tell()
+            if _blank(cells):
+                blank += cells not in ([], [""])  # an empty line is no row at all
                 continue
             records.append(cells)
             rows.append(row)
     except csv.Error as exc:
+        _check_quotes(text, start, delimiter, headers, (len(records) + 1, row + 1))
         raise InvalidInput(f"cannot read row {row + 1}: {exc}") from None
-    return headers, records, rows
+    _check_quotes(text, last[0], delimiter, headers, last[1:] if last[1] else None)
+    return headers, records, rows, blank
+
+
+def _check_quotes(
+    text: str, start: int, delimiter: str, headers: list[str], where: tuple[int, int] | None
+) -> None:
+    """Refuse the file when the record starting at ``start`` (the header line when
+    ``where`` is None) opens a quoted cell that never closes: where, never what it took."""
+    column = _unclosed_quote(text, start, delimiter)
+    if column is None:
+        return
+    # (the header line's own cells hold what its quote swallowed: named by number)
+    named = where is not None and column < len(headers)
+    name = repr(headers[column]) if named else str(column + 1)
+    place = "the header line" if where is None else f"record {where[0]} (row {where[1]})"
+    raise InvalidInput(
+        f'{place}: a quoted cell opened in column {name} never closes (a " is missing);'
+        " nothing was written"
+    )
 
 
 _TSV_ESCAPES = {"\\": "\\", "t": "\t", "n": "\n", "r": "\r"}
@@ -212,23 +274,28 @@ def _tsv_cell(cell: str) -> str:
     return _TSV_ESCAPE.sub(lambda m: _TSV_ESCAPES.get(m[1], m[0]), cell)
 
 
-def _dealctl_tsv(text: str) -> tuple[list[str], list[list[str]], list[int]]:
+def _dealctl_tsv(text: str) -> tuple[list[str], list[list[str]], list[int], int]:
     """dealctl's TSV: one record per line, ``\\\\ \\t \\n \\r`` escaped, no quoting."""
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
     if not lines:
-        return [], [], []
+        return [], [], [], 0
     headers = _clean_headers(lines[0].rstrip("\r").split("\t"))
     records: list[list[str]] = []
     rows: list[int] = []
+    blank = 0
     for index, line in enumerate(lines[1:], start=2):
         line = line.removesuffix("\r")
         if not line:
             continue
-        records.append([_tsv_cell(c) for c in line.split("\t")])
+        cells = [_tsv_cell(c) for c in line.split("\t")]
+        if _blank(cells):
+            blank += 1
+            continue
+        records.append(cells)
         rows.append(index)
-    return headers, records, rows
+    return headers, records, rows, blank
 
 
 def _json_cell(value: object) -> str:
