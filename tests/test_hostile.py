@@ -4,7 +4,8 @@
 at run time, so commands added later are covered): ids, dates, amounts, unicode,
 empty strings, huge numbers and option soup. Whatever happens, the exit status is
 a documented one, stderr is a few ``dealctl:`` lines and never a traceback, the
-database passes ``doctor``, and a command that wrote can be undone exactly (and redone).
+database passes ``doctor``, a command that failed left the file exactly as it was (a
+full dump), and a command that wrote can be undone exactly (and redone).
 
 ``DealSessions`` runs random add / advance / lose / close / reopen / log / edit /
 undo / redo sequences against a model and checks the invariants after every step.
@@ -44,7 +45,7 @@ from dealctl.cli import app
 from dealctl.storage import Store
 from tests.conftest import EXAMPLES, NOW
 from tests.fixtures.clicache import build_once
-from tests.fixtures.dbstate import live_state
+from tests.fixtures.dbstate import full_dump, live_state
 
 SLOW = bool(os.environ.get("DEALCTL_SLOW_TESTS"))
 EXIT_CODES = {0, 1, 2, 3, 4, 5}
@@ -255,12 +256,15 @@ def test_any_command_line(
             db = _scratch(template, folder)
             env = {"DEALCTL_DB": str(db), "DEALCTL_CONFIG": str(folder / "config.toml")}
             before_state = live_state(db)
+            before_dump = full_dump(db)
             before_commands = _commands(db)
             old = Path.cwd()
             os.chdir(folder)
             try:
                 result = runner.invoke(app, args, env=env)
                 _check_output(args, result.exit_code, result.stderr)
+                if result.exit_code != 0:  # a command that failed wrote nothing at all
+                    assert full_dump(db) == before_dump, args
                 assert _doctor_problems(db) == [], args
                 after_commands = _commands(db)
                 if after_commands[0] > before_commands[0] and after_commands[1] != "undo":

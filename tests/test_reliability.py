@@ -299,6 +299,13 @@ def _schema1_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         conn.close()
 
 
+def _upgraded(db: Path, kept: Path) -> str:
+    return (
+        f"dealctl: upgraded {db} from schema 1 to {migrations.SCHEMA_VERSION};"
+        f" the old file is kept as {kept}\n"
+    )
+
+
 def test_schema1_fixture_upgrades_with_every_row_intact(cli: Cli, tmp_path: Path) -> None:
     db = tmp_path / "old.db"
     shutil.copy(SCHEMA1, db)
@@ -307,9 +314,12 @@ def test_schema1_fixture_upgrades_with_every_row_intact(cli: Cli, tmp_path: Path
     counts_before = counts(db)
     assert counts_before["deals"] == 47 and counts_before["deal_contacts"] == 1
     assert all(counts_before.values()), counts_before  # every table of schema 1 has rows
-    exports = {kind: cli("--db", str(db), "export", kind, "--format", "json") for kind in
-               ("deals", "accounts", "contacts", "activities", "stage-changes")}  # fmt: skip
+    exports = {"deals": cli("--db", str(db), "export", "deals", "--format", "json")}
     backup = tmp_path / "old.db.schema1.bak"
+    assert cli.stderr == _upgraded(db, backup)
+    exports.update({kind: cli("--db", str(db), "export", kind, "--format", "json") for kind in
+                    ("accounts", "contacts", "activities", "stage-changes")})  # fmt: skip
+    assert cli.stderr == ""  # said once, by the command that upgraded
     assert backup.exists(), "the first command (a read) made the backup before upgrading"
     assert stat.S_IMODE(backup.stat().st_mode) == 0o600
     assert _schema1_rows(backup) == rows_before
@@ -361,9 +371,55 @@ def test_a_failed_upgrade_leaves_the_old_file_as_it_was(
     cli("--db", str(db), "list", code=5)
     assert cli.stderr.startswith(f"dealctl: database error in {db}: no such table: no_such_table")
     assert full_dump(db) == before
+    assert not list(tmp_path.glob("*.bak")), "a file that was not upgraded needs no copy"
     monkeypatch.undo()
     build_once(monkeypatch)
     cli("--db", str(db), "list")  # the real upgrade still works afterwards
+    assert cli.stderr == _upgraded(db, tmp_path / "old.db.schema1.bak")
+
+
+def _old_file(db: Path) -> None:
+    """Put a schema-1 book at ``db`` (over an upgraded one, as a restore would)."""
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    shutil.copy(SCHEMA1, db)
+    db.chmod(0o600)
+
+
+def test_an_upgrade_never_replaces_or_writes_into_what_is_there(cli: Cli, tmp_path: Path) -> None:
+    folder = tmp_path / "d"
+    folder.mkdir()
+    db = folder / "deals.db"
+    _old_file(db)
+    cli("--db", str(db), "list")
+    first = folder / "deals.db.schema1.bak"
+    assert cli.stderr == _upgraded(db, first)
+    kept = first.read_bytes()
+    # The old file is restored and opened again: the first copy stays as it was.
+    _old_file(db)
+    cli("--db", str(db), "list")
+    second = folder / "deals.db.schema1-2.bak"
+    assert cli.stderr == _upgraded(db, second)
+    assert first.read_bytes() == kept
+    assert full_dump(second)[0] == "user_version 1"
+    # Whatever holds the next names is skipped, never followed or written into: junk (which
+    # used to fail the upgrade as "file is not a database"), a symlink to a file, a dangling
+    # symlink (following it would create its target).
+    (folder / "deals.db.schema1-3.bak").write_bytes(b"junk")
+    precious = tmp_path / "precious.txt"
+    precious.write_text("mine")
+    (folder / "deals.db.schema1-4.bak").symlink_to(precious)
+    (folder / "deals.db.schema1-5.bak").symlink_to(tmp_path / "nowhere")
+    _old_file(db)
+    cli("--db", str(db), "list")
+    assert cli.stderr == _upgraded(db, folder / "deals.db.schema1-6.bak")
+    assert (folder / "deals.db.schema1-3.bak").read_bytes() == b"junk"
+    assert precious.read_text() == "mine"
+    assert not (tmp_path / "nowhere").exists()
+    assert first.read_bytes() == kept
+    assert stat.S_IMODE((folder / "deals.db.schema1-6.bak").stat().st_mode) == 0o600
+    cli("--db", str(db), "list")
+    assert cli.stderr == "", "a current file is not copied again"
 
 
 def test_a_newer_file_is_refused_and_left_alone(cli: Cli, tmp_path: Path) -> None:
@@ -575,6 +631,253 @@ def test_doctor_reports_a_damaged_file(cli: Cli, db_path: Path) -> None:
     assert rows[0]["fix"].startswith("restore your latest copy")
 
 
+def _run_fix(db_path: Path, fix: str, value: str = "") -> None:
+    """Run the SQL a fix gives, as a person would in the sqlite3 shell (foreign keys off)."""
+    match = re.search(r'sqlite3 FILE "([^"]*)"', fix)
+    assert match, fix
+    sql = match[1]
+    for placeholder in ("YYYY-MM-DDTHH:MM:SS+HH:MM", "YYYY-MM-DD"):
+        sql = sql.replace(f"'{placeholder}'", f"'{value}'")
+    _sql(db_path, sql)
+
+
+def _small_pipeline(cli: Cli) -> None:
+    cli("add", "Open one", "--next", "call", "--due", "tomorrow")
+    cli("advance", "1")  # at hearing, by its history
+    cli("add", "Won one")
+    cli("close", "2")
+    cli("add", "Lost one")
+    cli("lose", "3", "--reason", "price")
+
+
+LOST_DEALS = [
+    (
+        "UPDATE deals SET stage_id = 'x' WHERE number = 1",
+        1,
+        "deal 1 is at a stage that does not exist (stage_id 'x'), so no dealctl command can"
+        " see it (written by another tool?)",
+        "put it at stage hearing of b2b (where its stage history last put it): sqlite3 FILE"
+        ' "UPDATE deals SET stage_id = (SELECT id FROM stages WHERE pipeline_id ='
+        " deals.pipeline_id AND key = 'hearing' AND deleted_at IS NULL) WHERE id = ",
+        [],
+    ),
+    (
+        "UPDATE deals SET pipeline_id = 'y' WHERE number = 3",
+        3,
+        "deal 3 is in a pipeline that does not exist (pipeline_id 'y'), so no dealctl command"
+        " can see it (written by another tool?)",
+        'put it back in the pipeline of its stage approach (b2b): sqlite3 FILE "UPDATE deals'
+        " SET pipeline_id = (SELECT pipeline_id FROM stages WHERE id = deals.stage_id)",
+        [],
+    ),
+    (
+        "UPDATE deals SET stage_id = 'x', pipeline_id = 'y' WHERE number = 2",
+        2,
+        "deal 2 is at a stage that does not exist (stage_id 'x') and in a pipeline that does"
+        " not exist (pipeline_id 'y'), so no dealctl command can see it",
+        "put it at stage contract of b2b (where its stage history last put it): sqlite3 FILE"
+        " \"UPDATE deals SET pipeline_id = (SELECT id FROM pipelines WHERE key = 'b2b'",
+        [],
+    ),
+    (
+        "UPDATE deals SET stage_id = 'x' WHERE number = 2;"
+        "UPDATE stage_changes SET deleted_at = 'x' WHERE deal_id ="
+        " (SELECT id FROM deals WHERE number = 2)",
+        2,
+        "deal 2 is at a stage that does not exist (stage_id 'x')",
+        "put it at stage contract of b2b (the won stage, as the deal is won)",
+        # Visible again, so the next problem gets a command that works.
+        [("states", "deal 2 has no stage history", "dealctl history 2 shows its moves")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("sql", "number", "problem", "fix", "then"),
+    LOST_DEALS,
+    ids=["stage", "pipeline", "both", "no history"],
+)
+def test_doctor_fixes_a_deal_at_a_stage_or_pipeline_that_does_not_exist(
+    cli: Cli,
+    db_path: Path,
+    sql: str,
+    number: int,
+    problem: str,
+    fix: str,
+    then: list[tuple[str, str, str]],
+) -> None:
+    _small_pipeline(cli)
+    _sql(db_path, *sql.split(";"))
+    cli("show", str(number), code=3)  # every command reads deals joined to both
+    assert cli.stderr == f"dealctl: no deal {number}\n"
+    rows = _doctor(cli)
+    # One problem, and no fix that names a command (it could not see the deal).
+    assert [(r["check"], r["table"], r["number"]) for r in rows] == [
+        ("foreign_keys", "deals", number)
+    ], rows
+    assert rows[0]["problem"].startswith(problem), rows[0]["problem"]
+    assert rows[0]["fix"].startswith("restore your latest copy from before this happened, or ")
+    assert fix in rows[0]["fix"], rows[0]["fix"]
+    assert "dealctl " not in rows[0]["fix"] and "None" not in rows[0]["problem"]
+    _run_fix(db_path, rows[0]["fix"])
+    cli("show", str(number))
+    after = _doctor(cli, code=1 if then else 0)
+    assert [(r["check"], r["problem"]) for r in after] == [(c, p) for c, p, _ in then]
+    assert all(r["fix"].startswith(f) for r, (_, _, f) in zip(after, then, strict=True))
+
+
+BAD_DATES = [
+    # (column made bad, value, the problem's start, the fix's start, how to apply it)
+    ("deals", "next_due", "garbage", "deal 1 has next_due 'garbage', which is not a date"
+     " (YYYY-MM-DD) or a moment with its offset", "dealctl edit 1 --due DATE", ("--due", "fri")),
+    ("deals", "close_date", "soon", "deal 1 has close_date 'soon', which is not a date",
+     "dealctl edit 1 --close DATE", ("--close", "eom")),
+    ("deals", "next_due", "2026-12-04T14:00", "deal 1 has next_due '2026-12-04T14:00', which"
+     " is not", "dealctl edit 1 --due DATE", ("--due", "")),
+    ("deals", "closed_at", "2026-12-01", "deal 2 has closed_at '2026-12-01', which is not a"
+     " moment with its offset", "sqlite3 FILE \"UPDATE deals SET closed_at =", None),
+    ("deals", "created_at", "yesterday", "deal 1 has created_at 'yesterday'",
+     "sqlite3 FILE \"UPDATE deals SET created_at =", None),
+    ("deals", "updated_at", "2026-12-03T09:00:00", "deal 1 has updated_at", "sqlite3 FILE", None),
+    ("deals", "last_contact_at", "2026/12/01 10:00+09:00", "deal 1 has last_contact_at",
+     "sqlite3 FILE", None),
+    ("activities", "at", "12/01/2026", "activity ", "sqlite3 FILE \"UPDATE activities SET at =",
+     None),
+    ("activities", "created_at", "", "activity ", "sqlite3 FILE", None),
+    ("stage_changes", "at", "x", "stage change ", "sqlite3 FILE \"UPDATE stage_changes SET at =",
+     None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value", "problem", "fix", "edit"),
+    BAD_DATES,
+    ids=[f"{c[0]}.{c[1]}={c[2]}" for c in BAD_DATES],
+)
+def test_doctor_finds_a_stored_date_in_the_wrong_form(
+    cli: Cli,
+    db_path: Path,
+    table: str,
+    column: str,
+    value: str,
+    problem: str,
+    fix: str,
+    edit: tuple[str, str] | None,
+) -> None:
+    _small_pipeline(cli)
+    cli("log", "1", "called")
+    cli("edit", "1", "--close", "eom")
+    number = 2 if column == "closed_at" else 1
+    deal = f"(SELECT id FROM deals WHERE number = {number})"
+    where = f"id = {deal}" if table == "deals" else f"rowid = (SELECT MAX(rowid) FROM {table}"
+    where += "" if table == "deals" else f" WHERE deal_id = {deal})"
+    _sql(db_path, f"UPDATE {table} SET {column} = '{value}' WHERE {where}")
+    rows = _doctor(cli)
+    assert len(rows) == 1, rows
+    row = rows[0]
+    assert (row["check"], row["table"]) == ("states", table)
+    assert row["number"] == (number if table == "deals" else None)
+    assert row["problem"].startswith(problem), row["problem"]
+    if table != "deals":
+        assert f"of deal {number} has {column} {value!r}" in row["problem"], row["problem"]
+    assert row["fix"].startswith(fix), row["fix"]
+    if edit is not None:
+        cli("edit", str(number), *edit)
+    else:
+        good = "2026-12-01" if column == "close_date" else "2026-12-01T10:00:00+09:00"
+        _run_fix(db_path, row["fix"], good)
+    assert _doctor(cli, code=0) == []
+    cli("list", "--status", "all")
+    cli("show", str(number))
+
+
+@pytest.mark.parametrize(
+    ("value", "form", "ok"),
+    [
+        ("2026-12-25", "date", True),
+        ("2026-02-30", "date", False),
+        ("0000-01-01", "date", False),
+        ("2026-12-25T10:00:00+09:00", "date", False),
+        ("2026-12-03T09:00:00+09:00", "moment", True),
+        ("2026-12-03 09:00:00Z", "moment", True),
+        ("2026-11-28T12:00:00.250-05:00", "moment", True),
+        ("2026-12-03T09:00:00", "moment", False),  # no offset: commands compare with aware times
+        ("2026-12-03", "moment", False),
+        ("20261203T090000+0900", "moment", False),  # the commands read the date as [:10]
+        ("2026-12-03T24:00:00+09:00", "moment", False),
+        ("2026-12-03T09:00:00+24:00", "moment", False),
+        ("2026-02-29T09:00:00+09:00", "moment", False),
+        ("2026-12-04", "due", True),
+        ("2026-12-04T14:00+09:00", "due", True),
+        ("2026-12-04T14:00", "due", False),
+        ("2026-12-04T14:60+09:00", "due", False),
+        (None, "due", False),
+        (20261204, "date", False),
+    ],
+)
+def test_the_documented_date_forms(value: object, form: str, ok: bool) -> None:
+    from dealctl.doctor import surely_well_formed, well_formed
+
+    assert well_formed(value, form) is ok
+    # doctor's fast path in SQL passes only values well_formed accepts, and the forms
+    # dealctl writes (to the second, or to the minute for a due moment) among them.
+    conn = _connect(":memory:")
+    conn.execute("CREATE TABLE t (v)")
+    conn.execute("INSERT INTO t VALUES (?)", (value,))
+    sure = bool(conn.execute(f"SELECT {surely_well_formed('v', form)} FROM t").fetchone()[0])
+    conn.close()
+    assert not sure or ok
+    if ok and isinstance(value, str) and (value.endswith("+09:00") or len(value) == 10):
+        assert sure, value
+
+
+def _cell_content(path: Path) -> int:
+    """Where page 1's records start: the schema itself (sqlite_master)."""
+    header = path.read_bytes()[:108]
+    return int.from_bytes(header[105:107], "big") or 65536
+
+
+DAMAGE = {
+    "schema page": lambda path: _scribble(path, _cell_content(path), b"junk" * 50),
+    "cut in half": lambda path: os.truncate(path, path.stat().st_size // 2),
+    "cut short": lambda path: os.truncate(path, 50),
+    "header": lambda path: _scribble(path, 0, b"not a database at all\n"),
+}
+
+
+def _scribble(path: Path, offset: int, junk: bytes) -> None:
+    with path.open("r+b") as handle:
+        handle.seek(offset)
+        handle.write(junk)
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE))
+def test_doctor_reports_a_file_too_damaged_to_open(cli: Cli, db_path: Path, damage: str) -> None:
+    cli("import", str(EXAMPLES / "book"))
+    _snapshot(db_path, db_path.with_name("copy.db"))  # checkpointed: all in the one file
+    for suffix in ("-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    DAMAGE[damage](db_path)
+    cli("list", code=5)  # other commands stop at once, as before
+    before = db_path.read_bytes()
+    rows = _doctor(cli)
+    assert cli.stderr == "dealctl: doctor found 1 problem\n"
+    assert [(r["check"], r["table"], r["number"], r["id"]) for r in rows] == [
+        ("integrity", "", None, None)
+    ]
+    assert rows[0]["problem"].startswith("damaged: SQLite cannot read the file ("), rows[0]
+    assert rows[0]["problem"].endswith("so no other check can run"), rows[0]
+    assert "\n" not in rows[0]["problem"]
+    assert rows[0]["fix"] == (
+        "restore your latest copy (dealctl backup PATH makes one; an upgrade keeps the old"
+        " file as FILE.schemaN.bak), or rescue what is readable:"
+        " sqlite3 FILE .recover | sqlite3 NEW.db"
+    )
+    table = cli("doctor", "--format", "table", code=1)
+    assert table.splitlines()[1:3] == ["  integrity     1 problem", "  foreign_keys  ok"]
+    assert db_path.read_bytes() == before, "doctor only reads"
+
+
 # --- privacy -------------------------------------------------------------------------------------
 
 
@@ -670,10 +973,18 @@ SQL_FSTRINGS = {
     ("deals.py", ("assignments",)),
     ("deals.py", ("order",)),
     ("doctor.py", ("table",)),
-    ("doctor.py", ("table", "row_id")),
     ("doctor.py", ("table", "table")),
     ("doctor.py", ("table", "parent", "column")),
     ("doctor.py", ("base", "condition")),
+    # Column names of doctor's constant _DATED, and conditions built from them and
+    # constant GLOB patterns (surely_well_formed); the table is a key of _DATED.
+    ("doctor.py", ("', '.join(values)", "doubtful")),
+    ("doctor.py", ("', '.join(values)", "table", "live", "doubtful")),
+    # Shown, never run: the UPDATE a fix gives (table from the catalogue, id quoted as a
+    # literal) and its assignments (stage and pipeline keys quoted as literals).
+    ("doctor.py", ("table", "assignments", "_quoted(row_id)")),
+    ("doctor.py", ("stage",)),
+    ("doctor.py", ("pipeline", "pipeline", "stage")),
     ("importing/engine.py", ("', '.join(_INSERT_COLUMNS)",)),
     ("importing/engine.py", ("BIG_IMPORT_CACHE_KIB",)),
     ("importing/engine.py", ("int(before)",)),

@@ -1,22 +1,28 @@
 """``dealctl doctor``: checks a database file and explains how to fix what it finds.
 
-Checks, in order: SQLite's own ``integrity_check`` and ``foreign_key_check``;
-orphans (live records that point at a deleted or missing record, change-log rows
-about records that no longer exist); impossible states (a won deal with a lost
-reason, a status that disagrees with the stage's kind, a stage that is not in the
-deal's pipeline, a deal at a retired stage, a due date without a next action, a
-stage history that does not end where the deal is); and numbers used twice.
+Checks, in order: SQLite's own ``integrity_check`` (and a file too damaged to open,
+see :func:`unreadable`) and ``foreign_key_check`` (a deal whose stage or pipeline does
+not exist, which no command can see, gets a fix of its own); orphans (live records that
+point at a deleted or missing record, change-log rows about records that no longer
+exist); impossible states (a won deal with a lost reason, a status that disagrees with
+the stage's kind, a stage that is not in the deal's pipeline, a deal at a retired
+stage, a due date without a next action, a stage history that does not end where the
+deal is, a stored date or moment not in its documented form); and numbers used twice.
 
 Like :mod:`dealctl.undo`, the generic checks read tables and foreign keys from the
 file itself, so tables added later are checked too. Every identifier put into SQL
-here comes from ``sqlite_master`` or ``PRAGMA`` output, never from input.
+here comes from ``sqlite_master`` or ``PRAGMA`` output or from this module's own
+constants, never from input. The SQL that fixes print for the person to run is only
+shown; the values in it are quoted as literals (:func:`_quoted`).
 """
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +51,7 @@ class Report:
     """Every check's problems (an empty list: the check passed)."""
 
     path: Path
-    schema: int
+    schema: int | None  # None: the file could not be read far enough to tell
     found: dict[str, list[Problem]]
     more: dict[str, int]
 
@@ -78,17 +84,87 @@ def run(store: Store) -> Report:
     report.more["integrity"] = max(0, len(damaged) - LIMIT)
     if damaged:
         return report  # the other checks would read damaged pages
-    schema = Schema(store)
-    for name, check in checks.items():
-        found = check(store, schema)
-        report.found[name] = found[:LIMIT]
-        report.more[name] = max(0, len(found) - LIMIT)
+    try:
+        schema = Schema(store)
+        for name, check in checks.items():
+            found = check(store, schema)
+            report.found[name] = found[:LIMIT]
+            report.more[name] = max(0, len(found) - LIMIT)
+    except DatabaseError as exc:
+        message = damage(exc)
+        if message is None:
+            raise
+        report.found = {c: [] for c in CHECKS}
+        report.more = dict.fromkeys(CHECKS, 0)
+        report.found["integrity"] = [_unreadable_problem(message)]
     return report
 
 
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_HEADER = 100  # bytes of SQLite's file header
+
+
+def damage(error: DatabaseError) -> str | None:
+    """SQLite's own message when ``error`` came from a damaged file, else None.
+
+    :func:`dealctl.storage.translate` raises the dealctl error while the SQLite one is
+    being handled, so that one is the context: damage is its ``SQLITE_CORRUPT`` (a page
+    that makes no sense, the schema included, or a file cut short) or ``SQLITE_NOTADB``
+    (a header that is not SQLite's).
+    """
+    cause = error.__cause__ or error.__context__
+    code = getattr(cause, "sqlite_errorcode", None)  # absent when raised by Python code
+    damaged = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+    if isinstance(cause, sqlite3.Error) and isinstance(code, int) and code & 0xFF in damaged:
+        return str(cause)
+    return None
+
+
+def unreadable(path: Path, error: DatabaseError) -> Report | None:
+    """The report for a file too damaged to open, or None when ``error`` is not damage
+    (a missing file, a newer schema, a busy file...: those stop doctor as any command)."""
+    message = damage(error)
+    header = _header(path)
+    if message is None and header.startswith(_SQLITE_MAGIC) and len(header) < _HEADER:
+        # SQLite reads a file shorter than its header as an empty database.
+        message = f"cut short: {len(header)} bytes, less than an SQLite header"
+    if message is None:
+        return None
+    if not header.startswith(_SQLITE_MAGIC):
+        message += "; it does not begin as an SQLite file does: is it the right file?"
+    schema = int.from_bytes(header[60:64], "big") if len(header) >= 64 else None
+    report = Report(
+        path=path,
+        schema=schema if header.startswith(_SQLITE_MAGIC) else None,
+        found={c: [] for c in CHECKS},
+        more=dict.fromkeys(CHECKS, 0),
+    )
+    report.found["integrity"] = [_unreadable_problem(message)]
+    return report
+
+
+def _header(path: Path) -> bytes:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(_HEADER)
+    except OSError:
+        return b""
+
+
+def _unreadable_problem(message: str) -> Problem:
+    return Problem(
+        "integrity",
+        "",
+        None,
+        None,
+        f"damaged: SQLite cannot read the file ({message}), so no other check can run",
+        _RESTORE,
+    )
+
+
 _RESTORE = (
-    "restore your latest copy (dealctl backup PATH makes one; an upgrade leaves"
-    " FILE.schemaN.bak), or rescue what is readable: sqlite3 FILE .recover | sqlite3 NEW.db"
+    "restore your latest copy (dealctl backup PATH makes one; an upgrade keeps the old file"
+    " as FILE.schemaN.bak), or rescue what is readable: sqlite3 FILE .recover | sqlite3 NEW.db"
 )
 
 
@@ -102,11 +178,19 @@ def _integrity(store: Store) -> list[Problem]:
     return [Problem("integrity", "", None, None, f"damaged: {m}", _RESTORE) for m in messages]
 
 
+def _quoted(text: object) -> str:
+    """An SQL string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _update_sql(table: str, assignments: str, row_id: object) -> str:
+    """The ``UPDATE`` of one record that a fix tells the person to run (doctor only shows
+    it): ``table`` comes from the file's catalogue, the id is quoted as a literal."""
+    return f'sqlite3 FILE "UPDATE {table} SET {assignments} WHERE id = {_quoted(row_id)}"'
+
+
 def _soft_delete_sql(table: str, row_id: str) -> str:
-    return (
-        f"sqlite3 FILE \"UPDATE {table} SET deleted_at = strftime('%Y-%m-%dT%H:%M:%SZ')"
-        f" WHERE id = '{row_id}'\""
-    )
+    return _update_sql(table, "deleted_at = strftime('%Y-%m-%dT%H:%M:%SZ')", row_id)
 
 
 def _label(table: str, row: Any) -> tuple[int | None, str]:
@@ -116,13 +200,25 @@ def _label(table: str, row: Any) -> tuple[int | None, str]:
     return number, (f"{entity} {number}" if number is not None else entity)
 
 
+_DEAL_HOME = ("stage_id", "pipeline_id")  # a deal without either is seen by no command
+
+
 def _foreign_keys(store: Store, schema: Schema) -> list[Problem]:
-    out = []
+    out = _lost_deals(store)
+    lost = {p.id for p in out}
+    columns: dict[str, dict[int, str]] = {}
     for row in store.query("PRAGMA foreign_key_check"):
-        table, rowid, parent = str(row[0]), row[1], str(row[2])
+        table, rowid, parent, fkid = str(row[0]), row[1], str(row[2]), int(row[3])
+        if table not in columns:
+            columns[table] = {
+                int(fk["id"]): str(fk["from"])
+                for fk in store.query(f'PRAGMA foreign_key_list("{table}")')
+            }
         record = store.one(f'SELECT * FROM "{table}" WHERE rowid = ?', (rowid,))
-        columns = record.keys() if record is not None else []
-        row_id = str(record["id"]) if record is not None and "id" in columns else None
+        keys = record.keys() if record is not None else []
+        row_id = str(record["id"]) if record is not None and "id" in keys else None
+        if table == "deals" and row_id in lost and columns[table].get(fkid) in _DEAL_HOME:
+            continue  # reported by _lost_deals, with a fix that does not need the deal
         number, label = _label(table, record) if record is not None else (None, table)
         out.append(
             Problem(
@@ -137,6 +233,90 @@ def _foreign_keys(store: Store, schema: Schema) -> list[Problem]:
             )
         )
     return out
+
+
+def _lost_deals(store: Store) -> list[Problem]:
+    """Live deals whose stage or pipeline does not exist: every command reads deals
+    joined to both, so none of them can show, name or change such a deal."""
+    out = []
+    for deal in store.query(
+        "SELECT d.id, d.number, d.status, d.stage_id, d.pipeline_id,"
+        " s.id IS NOT NULL AS has_stage, p.id IS NOT NULL AS has_pipeline, s.key AS stage,"
+        " sp.key AS stage_pipeline FROM deals d LEFT JOIN stages s ON s.id = d.stage_id"
+        " LEFT JOIN pipelines p ON p.id = d.pipeline_id"
+        " LEFT JOIN pipelines sp ON sp.id = s.pipeline_id"
+        " WHERE d.deleted_at IS NULL AND (s.id IS NULL OR p.id IS NULL) ORDER BY d.number, d.id"
+    ):
+        missing = []
+        if not deal["has_stage"]:
+            missing.append(f"at a stage that does not exist (stage_id {_quoted(deal['stage_id'])})")
+        if not deal["has_pipeline"]:
+            missing.append(
+                f"in a pipeline that does not exist (pipeline_id {_quoted(deal['pipeline_id'])})"
+            )
+        how, assignments = _new_home(store, deal)
+        out.append(
+            Problem(
+                "foreign_keys",
+                "deals",
+                deal["number"],
+                str(deal["id"]),
+                f"deal {deal['number']} is " + " and ".join(missing) + ", so no dealctl"
+                " command can see it (written by another tool?)",
+                f"restore your latest copy from before this happened, or {how}: "
+                + _update_sql("deals", assignments, deal["id"]),
+            )
+        )
+    return out
+
+
+def _new_home(store: Store, deal: Any) -> tuple[str, str]:
+    """Where a deal whose stage or pipeline is missing can go back: ``(what the fix does,
+    the assignments of its UPDATE)``. Stages and pipelines are named by key, so another
+    stage can be typed in instead."""
+    if deal["has_stage"] and deal["stage_pipeline"] is not None:
+        return (
+            f"put it back in the pipeline of its stage {deal['stage']} ({deal['stage_pipeline']})",
+            "pipeline_id = (SELECT pipeline_id FROM stages WHERE id = deals.stage_id)",
+        )
+    kind = "won" if deal["status"] == "won" else "open"
+    live = (
+        "SELECT s.key, p.key AS pipeline, s.pipeline_id FROM stages s"
+        " JOIN pipelines p ON p.id = s.pipeline_id"
+        " WHERE s.deleted_at IS NULL AND p.deleted_at IS NULL AND s.kind = ?"
+    )
+    same_pipeline = " AND s.pipeline_id = ?" if deal["has_pipeline"] else ""
+    pipeline_id = [deal["pipeline_id"]] if deal["has_pipeline"] else []
+    # Where its stage history last put it, when that stage exists and fits its status...
+    target = store.one(
+        live + " AND s.id = (SELECT sc.to_stage_id FROM stage_changes sc"
+        " JOIN stages x ON x.id = sc.to_stage_id"
+        " WHERE sc.deal_id = ? AND sc.deleted_at IS NULL ORDER BY sc.rowid DESC LIMIT 1)"
+        + same_pipeline,
+        (kind, deal["id"], *pipeline_id),
+    )
+    why = "where its stage history last put it"
+    if target is None:  # ... else the first stage of that kind (of its pipeline, if it has one)
+        target = store.one(
+            live + same_pipeline + " ORDER BY p.position, s.position LIMIT 1",
+            (kind, *pipeline_id),
+        )
+        why = "the won stage, as the deal is won" if kind == "won" else "the first open stage"
+    if target is None:
+        return "retire it", "deleted_at = strftime('%Y-%m-%dT%H:%M:%SZ')"
+    stage, pipeline = _quoted(target["key"]), _quoted(target["pipeline"])
+    how = f"put it at stage {target['key']} of {target['pipeline']} ({why})"
+    if deal["has_pipeline"]:
+        return how, (
+            "stage_id = (SELECT id FROM stages WHERE pipeline_id = deals.pipeline_id"
+            f" AND key = {stage} AND deleted_at IS NULL)"
+        )
+    return how, (
+        f"pipeline_id = (SELECT id FROM pipelines WHERE key = {pipeline} AND deleted_at IS NULL),"
+        " stage_id = (SELECT s.id FROM stages s JOIN pipelines p ON p.id = s.pipeline_id"
+        f" WHERE p.key = {pipeline} AND p.deleted_at IS NULL AND s.key = {stage}"
+        " AND s.deleted_at IS NULL)"
+    )
 
 
 def _orphans(store: Store, schema: Schema) -> list[Problem]:
@@ -226,8 +406,8 @@ def _states(store: Store, schema: Schema) -> list[Problem]:
     out: list[Problem] = []
     base = (
         "SELECT d.*, s.key AS stage, s.kind AS kind, p.key AS pipeline FROM deals d"
-        " LEFT JOIN stages s ON s.id = d.stage_id LEFT JOIN pipelines p ON p.id = d.pipeline_id"
-        " WHERE d.deleted_at IS NULL"
+        " JOIN stages s ON s.id = d.stage_id JOIN pipelines p ON p.id = d.pipeline_id"
+        " WHERE d.deleted_at IS NULL"  # a deal with neither is _lost_deals' (foreign keys)
     )
     for problem, fix, condition in _DEAL_STATES:
         for row in store.query(f"{base} AND {condition} ORDER BY d.number, d.id"):
@@ -254,7 +434,8 @@ def _states(store: Store, schema: Schema) -> list[Problem]:
         + latest.format("sc.rowid DESC")
         + " AS last_recorded, "
         + latest.format("sc.at DESC, sc.rowid DESC")
-        + " AS last_in_time FROM deals d LEFT JOIN stages s ON s.id = d.stage_id"
+        + " AS last_in_time FROM deals d JOIN stages s ON s.id = d.stage_id"
+        " JOIN pipelines p ON p.id = d.pipeline_id"
         " WHERE d.deleted_at IS NULL ORDER BY d.number, d.id"
     ):
         expected = f"{row['stage_id']} {row['status']}"
@@ -278,7 +459,143 @@ def _states(store: Store, schema: Schema) -> list[Problem]:
                 " this history)",
             )
         )
+    return out + _dates(store, schema)
+
+
+# Every stored date or moment that commands read back as one (docs/schema.md, "Value
+# formats"): table -> (column, form). A value in another form stops the commands that
+# read it (`list`, `show`, `due`, reports, digest, calendar) with an error.
+_DATED: dict[str, list[tuple[str, str]]] = {
+    "deals": [
+        ("next_due", "due"),
+        ("close_date", "date"),
+        ("closed_at", "moment"),
+        ("created_at", "moment"),
+        ("updated_at", "moment"),
+        ("last_contact_at", "moment"),
+    ],
+    "activities": [("at", "moment"), ("created_at", "moment")],
+    "stage_changes": [("at", "moment")],
+    "approval_steps": [("done_on", "date")],
+}
+_FORMATS = {
+    "date": ("a date (YYYY-MM-DD)", "YYYY-MM-DD"),
+    "moment": (
+        "a moment with its offset (2026-12-03T09:00:00+09:00)",
+        "YYYY-MM-DDTHH:MM:SS+HH:MM",
+    ),
+    "due": (
+        "a date (YYYY-MM-DD) or a moment with its offset (2026-12-04T14:00+09:00)",
+        "YYYY-MM-DD",
+    ),
+}
+# Deal fields a command sets, for a deal that commands can see.
+_EDITS = {
+    "next_due": 'dealctl edit {number} --due DATE (or --due "" to drop it)',
+    "close_date": 'dealctl edit {number} --close DATE (or --close "" to clear it)',
+}
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def well_formed(value: object, form: str) -> bool:
+    """Whether a stored value is in its documented form: ``date``, ``moment`` or ``due``
+    (either). A moment is what the commands read: a date, then ``T`` (or a space) and the
+    time, with its offset (`fromisoformat` gives an aware datetime)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        if _DAY.fullmatch(value):
+            date.fromisoformat(value)
+            return form in ("date", "due")
+        if form == "date" or not (_DAY.match(value) and value[10:11] in ("T", " ")):
+            return False
+        return datetime.fromisoformat(value).tzinfo is not None
+    except ValueError:
+        return False
+
+
+def surely_well_formed(expr: str, form: str) -> str:
+    """SQL that is true for a value (``expr``, a column of ``_DATED``) certainly in ``form``:
+    the forms dealctl writes, a subset of what :func:`well_formed` accepts. A big book
+    holds millions of dates, and the good ones are passed over without leaving SQLite;
+    :func:`well_formed` judges the rest."""
+
+    def day(text: str) -> str:  # a real calendar day: julianday() carries 02-30 to 03-02
+        return (
+            f"({text} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
+            f" AND substr({text}, 1, 4) <> '0000' AND date(julianday({text})) = {text})"
+        )
+
+    clock, offset = "[0-2][0-9]:[0-5][0-9]", "[+-][0-2][0-9]:[0-5][0-9]"
+    moment = (
+        f"(({expr} GLOB '????-??-??T{clock}:[0-5][0-9]{offset}'"
+        f" OR {expr} GLOB '????-??-??T{clock}{offset}')"
+        f" AND substr({expr}, 12, 2) < '24' AND substr({expr}, -5, 2) < '24'"
+        f" AND {day(f'substr({expr}, 1, 10)')})"
+    )
+    return {"date": day(expr), "moment": moment, "due": f"({day(expr)} OR {moment})"}[form]
+
+
+def _dates(store: Store, schema: Schema) -> list[Problem]:
+    out: list[Problem] = []
+    for table, dated in _DATED.items():
+        columns = schema.columns.get(table, {})
+        dated = [(column, form) for column, form in dated if column in columns]
+        if not dated:
+            continue
+        # One pass over the table; only rows with a value in doubt come back.
+        alias = "d" if table == "deals" else "t"
+        values = [f'{alias}."{column}"' for column, _ in dated]
+        doubtful = " OR ".join(
+            f"({value} IS NOT NULL AND NOT {surely_well_formed(value, form)})"
+            for value, (_, form) in zip(values, dated, strict=True)
+        )
+        if table == "deals":
+            sql = (
+                f"SELECT d.id, d.number, {', '.join(values)},"
+                " s.id IS NOT NULL AND p.id IS NOT NULL AS visible FROM deals d"
+                " LEFT JOIN stages s ON s.id = d.stage_id"
+                " LEFT JOIN pipelines p ON p.id = d.pipeline_id"
+                f" WHERE d.deleted_at IS NULL AND ({doubtful}) ORDER BY d.rowid"
+            )
+        else:
+            live = "t.deleted_at IS NULL AND " if "deleted_at" in columns else ""
+            sql = (
+                f'SELECT t.id, d.number AS deal, {", ".join(values)} FROM "{table}" t'
+                f" LEFT JOIN deals d ON d.id = t.deal_id WHERE {live}({doubtful})"
+                " ORDER BY t.rowid"
+            )
+        for row in store.iterate(sql):
+            for column, form in dated:
+                value = row[column]
+                if value is not None and not well_formed(value, form):
+                    out.append(_bad_date(table, column, form, row))
     return out
+
+
+def _bad_date(table: str, column: str, form: str, row: Any) -> Problem:
+    what, placeholder = _FORMATS[form]
+    shown = repr(row[column])
+    shown = shown if len(shown) <= 40 else shown[:37] + "..."
+    fix = _update_sql(table, f"{column} = '{placeholder}'", row["id"]) + " with the right value"
+    if table == "deals":
+        number = row["number"]
+        label = f"deal {number}"
+        if row["visible"] and column in _EDITS:  # a deal no command sees cannot be edited
+            fix = _EDITS[column].format(number=number)
+    else:
+        number = None
+        entity = entity_of(table).replace("_", " ")
+        label = f"{entity} {str(row['id'])[:8]} of deal {row['deal']}"
+    return Problem(
+        "states",
+        table,
+        number,
+        str(row["id"]),
+        f"{label} has {column} {shown}, which is not {what}; commands that read it stop"
+        " with an error",
+        fix,
+    )
 
 
 def _numbers(store: Store, schema: Schema) -> list[Problem]:

@@ -11,6 +11,7 @@ import json
 import math
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -91,6 +92,16 @@ def _create_file(path: Path, *, folders: bool = False) -> None:
     except OSError as exc:
         raise DatabaseError(f"cannot create database {path}: {exc.strerror}") from None
     os.close(fd)
+
+
+_MAX_KEPT = 1000  # names tried for the copy kept before an upgrade
+
+
+def _create_new(path: Path) -> None:
+    """Create ``path`` empty and private (0600); ``FileExistsError`` when anything is there
+    already, a symlink included (``O_EXCL`` never follows one)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    os.close(os.open(path, flags, 0o600))
 
 
 def _use_wal(conn: sqlite3.Connection, busy: float) -> None:
@@ -203,27 +214,81 @@ class Store:
         # starting on the same old (or new) file migrate it once, the backup is a copy of
         # exactly what gets migrated, and a crash part-way leaves the old schema intact.
         self.conn.execute("BEGIN IMMEDIATE")
+        kept: Path | None = None
         try:
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
             if version < migrations.SCHEMA_VERSION:
                 if version > 0:
-                    self.backup(self.path.with_name(f"{self.path.name}.schema{version}.bak"))
+                    kept = self._keep_before_upgrade(version)
                 migrations.apply(self.conn)
                 self.conn.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION}")
             self.conn.execute("COMMIT")
         except BaseException:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
+            if kept is not None:
+                kept.unlink(missing_ok=True)  # the file was not upgraded: nothing to keep
             raise
+        if kept is not None:
+            sys.stderr.write(
+                f"dealctl: upgraded {self.path} from schema {version} to"
+                f" {migrations.SCHEMA_VERSION}; the old file is kept as {kept}\n"
+            )
 
-    def backup(self, target: Path) -> None:
+    def _keep_before_upgrade(self, version: int) -> Path:
+        """Copy the file, before it is upgraded from ``version``, to a name of its own.
+
+        ``FILE.schemaN.bak``, or ``FILE.schemaN-2.bak``, ``-3``… when that name is taken:
+        an earlier copy (or anything else there, a symlink included) is never followed,
+        written into or replaced. Called under the write lock, so two dealctl upgrading
+        the same file at once make one copy.
+        """
+        for attempt in range(1, _MAX_KEPT + 1):
+            suffix = "" if attempt == 1 else f"-{attempt}"
+            target = self.path.with_name(f"{self.path.name}.schema{version}{suffix}.bak")
+            try:
+                _create_new(target)
+            except FileExistsError:
+                continue
+            except OSError as exc:
+                raise DatabaseError(
+                    f"cannot write {target}, the copy kept before upgrading {self.path}:"
+                    f" {exc.strerror}; the file was not upgraded"
+                ) from None
+            try:
+                self.backup(target, new=False)
+            except BaseException as exc:
+                target.unlink(missing_ok=True)
+                if isinstance(exc, sqlite3.Error):
+                    raise DatabaseError(
+                        f"cannot write {target}, the copy kept before upgrading {self.path}:"
+                        f" {exc}; the file was not upgraded"
+                    ) from None
+                raise
+            return target
+        raise DatabaseError(
+            f"cannot upgrade {self.path}: {self.path.name}.schema{version}.bak to"
+            f" .schema{version}-{_MAX_KEPT}.bak are all taken; move the old copies away"
+        )
+
+    def backup(self, target: Path, *, new: bool = True) -> None:
         """Copy the whole database to ``target`` with SQLite's online backup (mode 0600).
+
+        ``target`` must not exist (``new``; a ``FileExistsError`` otherwise): nothing there
+        is followed or written into. With ``new=False`` the caller has just created it
+        empty and private itself.
 
         The copy is read through a connection of its own, so it is the last committed
         state, whatever this connection is doing (a backup from a connection that holds
         the write lock would wait forever), and other commands go on meanwhile (WAL).
         """
-        _create_file(target)
+        if new:
+            try:
+                _create_new(target)
+            except FileExistsError:
+                raise
+            except OSError as exc:
+                raise DatabaseError(f"cannot write {target}: {exc.strerror}") from None
         source = sqlite3.connect(self.path)
         dest = sqlite3.connect(target)
         try:

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from dealctl.cli import AllOption, FormatOption, app, output_for, reading, writing
-from dealctl.errors import DealctlError, InvalidInput
+from dealctl.cli import AllOption, FormatOption, app, output_for, reading, state_of, writing
+from dealctl.errors import DatabaseError, DealctlError, InvalidInput
 from dealctl.render import Column
 from dealctl.text import counted
 
@@ -125,6 +125,8 @@ def backup(
             raise InvalidInput(f"{target} exists: pass --force to replace it")
         if not target.parent.is_dir():
             raise InvalidInput(f"cannot write {target}: no folder {target.parent}")
+        import secrets
+
         partial = target.with_name(f".{target.name}.{secrets.token_hex(4)}.partial")
         try:
             session.store.backup(partial)
@@ -157,16 +159,26 @@ def doctor(ctx: typer.Context, fmt: FormatOption = None) -> None:
     """
     from dealctl import doctor as doctor_mod
 
-    with reading(ctx) as session:
-        report = doctor_mod.run(session.store)
+    try:
+        with reading(ctx) as session:
+            report = doctor_mod.run(session.store)
+    except DatabaseError as exc:  # a file too damaged to open is doctor's to report
+        from dealctl.storage import default_db_path
+
+        path = state_of(ctx).db or default_db_path(os.environ)
+        unreadable = doctor_mod.unreadable(path, exc)
+        if unreadable is None:
+            raise
+        report = unreadable
     out = output_for(ctx)
     resolved = out.resolve(fmt)
     rows = [vars(p) for p in report.problems]
     if resolved == "table":
-        out.line(f"{report.path} (schema {report.schema})")
+        schema = "unknown" if report.schema is None else report.schema
+        out.line(f"{report.path} (schema {schema})")
         for check in doctor_mod.CHECKS:
             count = len(report.found[check]) + report.more[check]
-            out.line(f"  {check:<13} {'ok' if not count else f'{count} problems'}")
+            out.line(f"  {check:<13} {counted(count, 'problem') if count else 'ok'}")
         for problem in report.problems:
             where = f" [{problem.table} {problem.id}]" if problem.id else ""
             out.line(f"\n{problem.check}: {problem.problem}{where}\n  fix: {problem.fix}")
