@@ -273,3 +273,19 @@ def test_dates_at_the_ends_of_the_calendar_are_refused(
     env = dict(os.environ, DEALCTL_NOW=clock) if clock else None
     result = run(*args, env=env)
     assert (result.returncode, result.stderr) == (2, f"dealctl: {message}\n")
+
+
+def test_json_on_an_ascii_stream_keeps_every_character_as_escapes() -> None:
+    assert run("add", "商談 – ＡＢＣ", "--next", "電話", "--due", "today").returncode == 0
+    env = dict(os.environ, PYTHONIOENCODING="ascii")
+    for args in (("list", "-f", "json"), ("show", "1", "-f", "json"), ("digest", "-f", "json")):
+        result = run(*args, env=env)
+        assert result.returncode == 0 and "?" not in result.stdout, args
+        assert "商談 – ＡＢＣ" in result.stdout.encode().decode("unicode_escape"), args
+
+
+def test_a_table_in_a_pipe_has_every_row() -> None:
+    book = "title\n" + "".join(f"deal {n}\n" for n in range(1, 61))
+    assert run("import", "-", stdin=book).returncode == 0
+    table = run("list", "--format", "table").stdout
+    assert "deal 60" in table and "more" not in table

@@ -10,7 +10,6 @@ command decides where they go. Definitions are in ``docs/analytics.md``.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -426,13 +425,13 @@ def markdown(digest: Digest) -> str:
     return "\n".join(out) + "\n"
 
 
-def as_json(digest: Digest) -> str:
+def as_json(digest: Digest) -> dict[str, Any]:
     """The digest as one JSON document (keys documented in docs/output.md).
 
     Every section the build knows is present, empty ones as ``[]``, so scripts can rely
     on ``.sections.overdue`` existing.
     """
-    document = {
+    return {
         "date": digest.today.isoformat(),
         "generated_at": dates.iso_now(digest.now),
         "timezone": digest.zone,
@@ -444,4 +443,3 @@ def as_json(digest: Digest) -> str:
         "counts": {s.key: len(s.deals) for s in digest.sections},
         "sections": {s.key: s.deals for s in digest.sections},
     }
-    return json.dumps(document, ensure_ascii=False, indent=1) + "\n"

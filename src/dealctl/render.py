@@ -92,6 +92,12 @@ class Output:
         console.on_broken_pipe = _reader_gone  # type: ignore[method-assign]
         return console
 
+    def json(self, document: Any) -> None:
+        """One JSON document, indented; non-ASCII kept as is where the stream can encode
+        it, else written as \\u escapes (which lose nothing)."""
+        ascii_only = not _carries_unicode(self.stream)
+        self.stream.write(json.dumps(document, ensure_ascii=ascii_only, indent=1) + "\n")
+
     def line(self, text: str = "") -> None:
         """A plain line of text (user text is never read as markup)."""
         self.stream.write(text + "\n")
@@ -167,15 +173,17 @@ def write_rows(
                 stream.write("\t".join(_tsv_cell(row.get(k)) for k in keys) + "\n")
                 count += 1
         return count
+    # JSON keeps every character even on a stream that cannot encode it: as \u escapes.
+    plain = not _carries_unicode(stream)
     if fmt == "jsonl":
         for row in rows:
-            stream.write(json.dumps({k: row.get(k) for k in keys}, ensure_ascii=False) + "\n")
+            stream.write(json.dumps({k: row.get(k) for k in keys}, ensure_ascii=plain) + "\n")
             count += 1
         return count
     stream.write("[")
     for row in rows:
         stream.write(",\n " if count else "\n ")
-        stream.write(json.dumps({k: row.get(k) for k in keys}, ensure_ascii=False))
+        stream.write(json.dumps({k: row.get(k) for k in keys}, ensure_ascii=plain))
         count += 1
     stream.write("\n]\n" if count else "]\n")
     return count
@@ -204,6 +212,7 @@ def _table(
         )
     shown = 0
     hidden = 0
+    show_all = show_all or not out.is_terminal  # a pipe or file gets every row
     for row in iterator:
         if show_all or shown < TABLE_PAGE:
             table.add_row(*(Text(_visible(column.cell(row))) for column in columns))
@@ -222,3 +231,9 @@ def _table(
 
 def _reader_gone() -> None:
     raise BrokenPipeError
+
+
+def _carries_unicode(stream: IO[str]) -> bool:
+    """Whether ``stream`` encodes every character (UTF-8, UTF-16...), not ASCII or EUC-JP."""
+    encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
+    return encoding.startswith("utf")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -204,7 +203,7 @@ def account_show(
         view = accounts.view(session, account)
     out = output_for(ctx)
     if fmt == "json":
-        out.line(json.dumps(view, ensure_ascii=False, indent=1))
+        out.json(view)
         return
     _print_view(out, view)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
@@ -161,7 +160,7 @@ def contact_show(
         card["deals"] = stakeholders.deals_of_contact(session, row["id"])
     out = output_for(ctx)
     if fmt == "json":
-        out.line(json.dumps(card, ensure_ascii=False, indent=1))
+        out.json(card)
         return
     _print_card(out, card)
 

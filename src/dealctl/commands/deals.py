@@ -364,9 +364,7 @@ def show(
         card.update(committee(session, row))
     out = output_for(ctx)
     if fmt == "json":
-        import json
-
-        out.line(json.dumps({**card, "timeline": events}, ensure_ascii=False, indent=1))
+        out.json({**card, "timeline": events})
         return
     if fmt not in (None, "text"):
         raise InvalidInput(f"unknown format {fmt!r} for show: use text or json")

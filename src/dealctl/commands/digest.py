@@ -63,7 +63,7 @@ def digest(
         result = digest_mod.build(session, owner=owner, days=days)
     out = output_for(ctx)
     if fmt == "json":
-        out.stream.write(digest_mod.as_json(result))
+        out.json(digest_mod.as_json(result))
     elif fmt == "markdown":
         out.stream.write(digest_mod.markdown(result))
     else:

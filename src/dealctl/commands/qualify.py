@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 import typer
@@ -58,7 +57,7 @@ def qualify(
             number = row["number"]
     out = output_for(ctx)
     if fmt == "json":
-        out.line(json.dumps({"number": number, **result}, ensure_ascii=False, indent=1))
+        out.json({"number": number, **result})
         return
     lines = bant_lines(result)
     out.line(f"deal {number}: {lines[0][0]} {lines[0][1]}")
