@@ -608,3 +608,13 @@ def test_shell_completion_completes_commands_and_options() -> None:
     )
     assert script.returncode == 0 and "_DEALCTL_COMPLETE" in script.stdout
     assert run("--version").stdout == "dealctl 0.1.0\n"
+
+
+@pytest.mark.parametrize("command", [("stale",), ("account", "list"), ("contact", "list")])
+def test_quiet_on_the_other_listings_prints_each_number_once_in_order(
+    cli: Cli, book: Path, command: tuple[str, ...]
+) -> None:
+    rows = json.loads(cli("--db", str(book), *command, "--format", "json"))
+    numbers = list(dict.fromkeys(row["number"] for row in rows))
+    assert len(numbers) >= 3
+    assert cli("--db", str(book), *command, "-q") == "".join(f"{n}\n" for n in numbers)

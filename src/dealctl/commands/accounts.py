@@ -7,7 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
-from dealctl.cli import AllOption, FormatOption, app, due_text, output_for, reading, writing
+from dealctl.cli import (
+    AllOption,
+    FormatOption,
+    QuietOption,
+    app,
+    due_text,
+    output_for,
+    reading,
+    writing,
+)
 from dealctl.commands.rows import emit_rows, money
 from dealctl.errors import InvalidInput
 from dealctl.render import Column, Output
@@ -115,6 +124,7 @@ def account_list(
     search: Annotated[str | None, typer.Option("--search", help="Text in the name.")] = None,
     fmt: FormatOption = None,
     show_all: AllOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """List accounts with their deals and contacts.
 
@@ -125,7 +135,14 @@ def account_list(
     with reading(ctx) as session:
         rows = accounts.list_accounts(session, search)
     emit_rows(
-        ctx, fmt, ACCOUNT_COLUMNS, rows, ACCOUNT_TABLE, empty="no accounts", show_all=show_all
+        ctx,
+        fmt,
+        ACCOUNT_COLUMNS,
+        rows,
+        ACCOUNT_TABLE,
+        empty="no accounts",
+        show_all=show_all,
+        quiet=quiet,
     )
 
 

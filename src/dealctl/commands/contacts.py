@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dealctl.cli import AllOption, FormatOption, app, output_for, reading, writing
+from dealctl.cli import AllOption, FormatOption, QuietOption, app, output_for, reading, writing
 from dealctl.commands.rows import emit_rows
 from dealctl.errors import InvalidInput
 from dealctl.render import Column, Output
@@ -119,6 +119,7 @@ def contact_list(
     ] = None,
     fmt: FormatOption = None,
     show_all: AllOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """List contacts with their deals and roles.
 
@@ -130,7 +131,14 @@ def contact_list(
         key = stakeholders.role_key(session.config, role) if role is not None else None
         rows = contacts.list_contacts(session, account=account, search=search, role=key)
     emit_rows(
-        ctx, fmt, CONTACT_COLUMNS, rows, CONTACT_TABLE, empty="no contacts", show_all=show_all
+        ctx,
+        fmt,
+        CONTACT_COLUMNS,
+        rows,
+        CONTACT_TABLE,
+        empty="no contacts",
+        show_all=show_all,
+        quiet=quiet,
     )
 
 

@@ -471,6 +471,7 @@ def stale(
     until: UntilOpt = None,
     fmt: FormatOption = None,
     show_all: AllOption = False,
+    quiet: QuietOption = False,
 ) -> None:
     """List deals to chase: stale ones (idle beyond their stage's rot days), open ones with
     no next action, and ones at proposal or later with no decision maker recorded.
@@ -490,6 +491,11 @@ def stale(
         ("no-next-action", report.no_next_action),
         ("no-decision-maker", report.no_decision_maker),
     ]
+    if quiet:  # each deal once, in the order of the sections
+        numbers = dict.fromkeys(d["number"] for _, deals in sections for d in deals or [])
+        for number in numbers:
+            out.line(str(number))
+        return
     if resolved != "table":
         rows = [{**d, "reason": key} for key, deals in sections for d in deals or []]
         write_rows(out, resolved, STALE_COLUMNS, rows)

@@ -22,11 +22,17 @@ def emit_rows(
     title: str | None = None,
     empty: str = "nothing to show",
     show_all: bool = False,
+    quiet: bool = False,
 ) -> str:
-    """Every column in machine formats, ``table_keys`` in a table; returns the format used."""
+    """Every column in machine formats, ``table_keys`` in a table; returns the format used.
+    ``quiet`` prints only each row's number."""
     from dealctl.render import write_rows
 
     out = output_for(ctx)
+    if quiet:
+        for row in rows:
+            out.line(str(row["number"]))
+        return "quiet"
     resolved = out.resolve(fmt)
     shown = pick_columns(columns, table_keys) if resolved == "table" else columns
     write_rows(out, resolved, shown, rows, title=title, empty=empty, show_all=show_all)
