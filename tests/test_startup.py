@@ -55,6 +55,8 @@ def test_a_run_builds_only_the_command_it_runs() -> None:
     for name in sorted(everything):
         with cli._only_the_command(["--db", "x.db", "--color", "never", name, "-h"]):
             assert _names(typer.main.get_command(cli.app)) == {name}, name
+    with cli._only_the_command(["--version"]):  # no command runs: none is built
+        assert _names(typer.main.get_command(cli.app)) == set()
     # Help, unknown words and completion see every command.
     for argv in ([], ["-h"], ["nosuch"], ["--db", "due"]):
         with cli._only_the_command(argv):

@@ -344,7 +344,8 @@ def _only_the_command(argv: list[str]) -> Iterator[None]:
     word = _command_word(argv)
     commands = [c for c in app.registered_commands if word and _name_of(c) == word]
     groups = [g for g in app.registered_groups if word and g.name == word]
-    if not (commands or groups) or "_DEALCTL_COMPLETE" in os.environ:
+    version = word is None and "--version" in argv and not {"-h", "--help"} & set(argv)
+    if not (commands or groups or version) or "_DEALCTL_COMPLETE" in os.environ:
         yield
         return
     saved = app.registered_commands, app.registered_groups
