@@ -166,3 +166,14 @@ def test_a_global_option_after_the_command_says_where_it_goes(cli: Cli) -> None:
     )
     cli("account", "list", "--color", "never", code=2)
     assert "give it before the command (dealctl --color … account list)" in cli.stderr
+
+
+def test_due_names_at_most_20_deals_without_a_next_action(cli: Cli) -> None:
+    for n in range(25):
+        cli("add", f"D{n}")
+    cli("due")
+    assert cli.stderr == (
+        "dealctl: warning: no next action or no due date on 25 open deals: "
+        + ", ".join(str(n) for n in range(1, 21))
+        + " and 5 more (dealctl stale)\n"
+    )

@@ -202,7 +202,9 @@ class Filters:
 def check_owner(session: Session, owner: str) -> None:
     """Refuse an owner no deal has: a typo in a crontab's ``--owner`` would otherwise give
     a clear day every morning, and ``--fail-on`` would never fire."""
-    if session.store.one("SELECT 1 FROM deals WHERE owner = ? LIMIT 1", (owner,)):
+    if session.store.one(
+        "SELECT 1 FROM deals WHERE owner = ? AND deleted_at IS NULL LIMIT 1", (owner,)
+    ):
         return
     rows = session.store.query(
         "SELECT DISTINCT owner FROM deals WHERE owner IS NOT NULL AND owner != ''"
@@ -319,7 +321,7 @@ def due(session: Session, *, only: str | None, within: int, owner: str | None) -
         check_owner(session, owner)
         owner_sql = " AND d.owner = ?"
         params.append(owner)
-    rows = session.store.query(
+    rows = session.store.iterate(  # row by row: only what is listed is kept
         DEAL_VIEW
         + " AND d.status = 'open' AND d.next_due IS NOT NULL AND d.next_due < ?"
         + owner_sql
@@ -338,7 +340,7 @@ def due(session: Session, *, only: str | None, within: int, owner: str | None) -
             continue
         listed.append(item)
     listed.sort(key=lambda r: (-r["days_overdue"], r["next_due"], r["number"]))
-    missing_rows = session.store.query(
+    missing_rows = session.store.iterate(
         DEAL_VIEW
         + " AND d.status = 'open' AND (d.next_action IS NULL OR d.next_due IS NULL)"
         + owner_sql

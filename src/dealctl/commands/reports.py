@@ -30,6 +30,9 @@ if TYPE_CHECKING:
 DUE_TABLE = ("number", "title", "account", "stage", "next_action", "next_due", "days_overdue")
 
 
+_NUMBERS_SHOWN = 20
+
+
 @app.command()
 def due(
     ctx: typer.Context,
@@ -65,7 +68,10 @@ def due(
     if resolved != "table" or quiet:
         emit_deals(ctx, listing.due, fmt, DUE_TABLE, quiet=quiet)
         if listing.missing:
-            numbers = ", ".join(str(r["number"]) for r in listing.missing)
+            # A line for a person (or a cron mail), not a list: `dealctl stale` lists them all.
+            shown = [str(r["number"]) for r in listing.missing[:_NUMBERS_SHOWN]]
+            more = len(listing.missing) - len(shown)
+            numbers = ", ".join(shown) + (f" and {more} more (dealctl stale)" if more else "")
             sys.stderr.write(
                 "dealctl: warning: no next action or no due date on"
                 f" {counted(len(listing.missing), 'open deal')}: {numbers}\n"
