@@ -177,3 +177,28 @@ def test_due_names_at_most_20_deals_without_a_next_action(cli: Cli) -> None:
         + ", ".join(str(n) for n in range(1, 21))
         + " and 5 more (dealctl stale)\n"
     )
+
+
+def test_a_damaged_stored_due_value_is_a_database_problem_naming_the_deal(
+    cli: Cli, db_path: Path
+) -> None:
+    import sqlite3
+
+    cli("add", "A", "--next", "call", "--due", "today")
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE deals SET next_due = 'garbage' WHERE number = 1")
+    conn.close()
+    message = (
+        "dealctl: deal 1 has a damaged due value 'garbage' in the database;"
+        " dealctl doctor says how to fix it\n"
+    )
+    for command in (("list",), ("show", "1"), ("digest",)):
+        cli(*command, code=5)
+        assert cli.stderr == message, command
+
+
+def test_list_refuses_an_owner_no_deal_has_like_the_reports(cli: Cli) -> None:
+    cli("add", "A", "--owner", "佐藤")
+    cli("list", "--owner", "佐籐", code=3)
+    assert cli.stderr == "dealctl: no deal has owner '佐籐' (owners: 佐藤)\n"
+    assert cli("list", "--owner", " 佐藤 ", "-q") == "1\n"

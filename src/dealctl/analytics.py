@@ -19,7 +19,7 @@ from typing import Any
 from dealctl import dates
 from dealctl.catalogue import Catalogue, Stage
 from dealctl.deals import DEAL_VIEW
-from dealctl.errors import InvalidInput, NotFound
+from dealctl.errors import DatabaseError, InvalidInput, NotFound
 from dealctl.session import Session
 
 # --- numbers ---------------------------------------------------------------------------------
@@ -260,6 +260,18 @@ def probability_source(row: Any) -> str:
     return "deal" if _column(row, "probability") is not None else "stage"
 
 
+def stored_due_date(value: str, zone: Any, number: int) -> date:
+    """The local date of a deal's stored due value; one that is not in the stored form was
+    written by something other than dealctl: a database problem, not bad input."""
+    try:
+        return dates.due_date(value, zone)
+    except InvalidInput:
+        raise DatabaseError(
+            f"deal {number} has a damaged due value {value!r} in the database;"
+            " dealctl doctor says how to fix it"
+        ) from None
+
+
 def deal_row(row: Any, today: date, zone: Any) -> dict[str, Any]:
     """A deal as the listing commands show it (the documented ``list`` columns).
 
@@ -267,7 +279,7 @@ def deal_row(row: Any, today: date, zone: Any) -> dict[str, Any]:
     :func:`probability_source`.
     """
     due = row["next_due"]
-    due_day = dates.due_date(due, zone) if due else None
+    due_day = stored_due_date(due, zone, row["number"]) if due else None
     return {
         "number": row["number"],
         "id": row["id"],

@@ -70,7 +70,10 @@ def list_deals(session: Session, spec: ListFilter) -> list[dict[str, Any]]:
         else:
             where.append("a.name_key = ?")
             params.append(company_key(spec.account))
-    if spec.owner:
+    if spec.owner and spec.owner.strip():
+        from dealctl.analytics import check_owner
+
+        check_owner(session, spec.owner.strip())  # a typo is an error, as in every report
         where.append("d.owner = ?")
         params.append(spec.owner.strip())
     if spec.tag:
