@@ -24,7 +24,13 @@ NOW = "2026-12-03T09:00:00+09:00"
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A private data, config and database location, Tokyo time, a fixed clock."""
-    for name in ("NO_COLOR", "FORCE_COLOR", "DEALCTL_DEBUG", "DEALCTL_BUSY_TIMEOUT"):
+    for name in (
+        "NO_COLOR",
+        "FORCE_COLOR",
+        "DEALCTL_DEBUG",
+        "DEALCTL_BUSY_TIMEOUT",
+        "DEALCTL_ACTOR",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))

@@ -81,7 +81,7 @@ FUNNEL_COLUMNS = (
     "open_now",
     "median_days_so_far",
 )
-HISTORY_COLUMNS = ("at", "number", "command", "entity", "field", "old", "new")
+HISTORY_COLUMNS = ("at", "number", "command", "entity", "field", "old", "new", "by")
 EXPORT_DEALS = (
     "number",
     "id",
@@ -136,7 +136,7 @@ EXPORT_STAGE_CHANGES = (
     "to_status",
     "at",
 )
-UNDO_COLUMNS = ("step", "id", "at", "command", "args", "created", "changed")
+UNDO_COLUMNS = ("step", "id", "at", "command", "args", "created", "changed", "by")
 DOCTOR_COLUMNS = ("check", "table", "number", "id", "problem", "fix")
 DIGEST_KEYS = (
     "date",

@@ -359,6 +359,31 @@ def test_schema1_fixture_upgrades_with_every_row_intact(cli: Cli, tmp_path: Path
     assert cli("--db", str(db), "undo").startswith("undid reopen deal=47")
 
 
+def test_commands_recorded_before_the_actor_column_keep_it_null(cli: Cli, tmp_path: Path) -> None:
+    """Migration 0004 adds ``commands.actor``: the schema-1 commands keep NULL (shown as
+    ``unknown``); the next command records who ran it."""
+    assert ("0004_command_actor", "ALTER TABLE commands ADD COLUMN actor TEXT") in [
+        (name, script.strip()) for name, script in migrations.STEPS
+    ]
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA1, db)
+    db.chmod(0o600)
+    old_commands = _schema1_rows(db)["commands"]
+    history = json.loads(cli("--db", str(db), "history", "--format", "json"))
+    assert cli.stderr == _upgraded(db, tmp_path / "old.db.schema1.bak")
+    assert len(history) > 100 and {row["by"] for row in history} == {None}
+    assert "unknown" in cli("--db", str(db), "history", "47", "--format", "table")
+    steps = json.loads(cli("--db", str(db), "undo", "--list", "--format", "json"))
+    assert steps and {step["by"] for step in steps} == {None}
+    cli("--db", str(db), "log", "46", "after the upgrade", env={"DEALCTL_ACTOR": "sato"})
+    conn = _connect(db)
+    rows = conn.execute("SELECT id, name, args, at, actor FROM commands ORDER BY rowid").fetchall()
+    conn.close()
+    assert [row[:4] for row in rows[:-1]] == old_commands
+    assert [row[4] for row in rows] == [None] * len(old_commands) + ["sato"]
+    assert json.loads(cli("--db", str(db), "history", "46", "--format", "json"))[-1]["by"] == "sato"
+
+
 def test_a_failed_upgrade_leaves_the_old_file_as_it_was(
     cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

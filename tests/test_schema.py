@@ -91,6 +91,21 @@ def test_file_mode_pragmas_and_version(conn: sqlite3.Connection, db_path: Path) 
     store.close()
 
 
+def test_docs_list_every_migration_in_order(conn: sqlite3.Connection) -> None:
+    """docs/schema.md's table of migrations, ``migrations.STEPS`` and what a new file records
+    in ``_sqlite_migrations`` agree: schema N is the Nth migration."""
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "schema.md").read_text("utf-8")
+    section = docs.split("## Schema version", 1)[1].split("\n## ", 1)[0]
+    documented = [
+        (int(m[1]), m[2]) for m in re.finditer(r"^\| (\d+) \| `(\d{4}_\w+)` \|", section, re.M)
+    ]
+    steps = [name for name, _ in migrations.STEPS]
+    assert documented == list(enumerate(steps, start=1))
+    applied = [n for (n,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+    assert applied == steps
+    assert len(steps) == migrations.SCHEMA_VERSION
+
+
 def test_a_newer_database_is_refused(conn: sqlite3.Connection, db_path: Path, cli: Cli) -> None:
     conn.execute(f"PRAGMA user_version = {migrations.SCHEMA_VERSION + 1}")
     conn.commit()

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import getpass
 import json
+import os
+import pty
+import socket
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from dealctl.session import open_session
-from dealctl.storage import new_id
+from dealctl.storage import actor, new_id
 from tests.conftest import EXAMPLES, Cli
 from tests.fixtures.clicache import build_once
 from tests.fixtures.dbstate import live_state
@@ -100,10 +106,10 @@ def test_list_shows_what_would_be_undone_next_first(book: Cli) -> None:
         (3, "add", "account=Beta KK contact=b@example.com stage=proposal title=Beta", 4, 0),
         (4, "add", "account=Acme amount=100万 next_action=call due=fri title=Alpha", 3, 0),
     ]
-    assert list(rows[0]) == ["step", "id", "at", "command", "args", "created", "changed"]
+    assert list(rows[0]) == ["step", "id", "at", "command", "args", "created", "changed", "by"]
     book("undo")
     tsv = book("undo", "--list", "--format", "tsv").splitlines()
-    assert tsv[0] == "step\tid\tat\tcommand\targs\tcreated\tchanged"
+    assert tsv[0] == "step\tid\tat\tcommand\targs\tcreated\tchanged\tby"
     assert tsv[1].split("\t")[3] == "log"
     redo = json.loads(book("undo", "--redo", "--list", "--format", "json"))
     assert [(r["command"], r["args"]) for r in redo] == [("edit", "amount=120万 deal=1")]
@@ -170,6 +176,125 @@ def test_history_shows_undo_and_redo(book: Cli) -> None:
         ("command", "undone", "edit amount=150万 deal=1"),
         ("command", "redone", "edit amount=150万 deal=1"),
     ]
+
+
+def _by(cli: Cli, *args: str) -> list[tuple[str, str, str | None]]:
+    """(command, field, by) of each row of ``history`` in JSON."""
+    rows = json.loads(cli("history", *args, "--format", "json"))
+    return [(r["command"], r["field"], r["by"]) for r in rows]
+
+
+def test_history_and_undo_list_show_who_ran_each_command(cli: Cli) -> None:
+    cli("add", "Alpha", env={"DEALCTL_ACTOR": "sato@laptop (terminal)"})
+    cli("log", "1", "called", env={"DEALCTL_ACTOR": "nightly sync"})
+    # One line whatever it holds: whitespace runs become a space, escapes and bidi
+    # overrides are dropped, and at most 200 characters are kept.
+    cli("edit", "1", "--amount", "5", env={"DEALCTL_ACTOR": " cron\n\tjob\x1b[2J\u202e "})
+    cli("edit", "1", "--amount", "6", env={"DEALCTL_ACTOR": "x" * 300})
+    cli("edit", "1", "--amount", "7", env={"DEALCTL_ACTOR": " \n"})  # blank: unset
+    by = {command_by for _, _, command_by in _by(cli)}
+    here = f"{getpass.getuser()}@{socket.gethostname()} (script)"  # CliRunner: no terminal
+    assert by == {"sato@laptop (terminal)", "nightly sync", "cron job[2J", "x" * 200, here}
+    deal = _by(cli, "1")
+    assert ("add", "title", "sato@laptop (terminal)") in deal
+    assert ("log", "last_contact_at", "nightly sync") in deal
+    assert [b for c, f, b in deal if f == "amount"][-3:] == ["cron job[2J", "x" * 200, here]
+    # The column is last in every machine format, and in the table for people.
+    tsv = cli("history", "1", "--format", "tsv").splitlines()
+    assert tsv[0].endswith("\tnew\tby")
+    assert tsv[1].endswith("\tsato@laptop (terminal)")
+    table = cli("history", "1", "--format", "table")
+    assert "By" in table.splitlines()[0] and "nightly sync" in table
+    steps = json.loads(cli("undo", "--list", "--format", "json"))
+    assert [(s["command"], s["by"]) for s in steps] == [
+        ("edit", here),
+        ("edit", "x" * 200),
+        ("edit", "cron job[2J"),
+        ("log", "nightly sync"),
+        ("add", "sato@laptop (terminal)"),
+    ]
+    assert "sato@laptop (terminal)" in cli("undo", "--list", "--format", "table")
+    # The undo itself is a command with its own actor; redo lists who ran the command.
+    cli("undo", env={"DEALCTL_ACTOR": "suzuki"})
+    assert _by(cli, "1")[-1] == ("undo", "amount", "suzuki")
+    redo = json.loads(cli("undo", "--redo", "--list", "--format", "json"))
+    assert [(s["command"], s["by"]) for s in redo] == [("edit", here)]
+
+
+def test_actor_falls_back_to_the_user_id_and_localhost(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_name() -> str:
+        raise OSError("no login name")
+
+    def no_host() -> str:
+        raise OSError("no host name")
+
+    monkeypatch.setattr(getpass, "getuser", no_name)
+    monkeypatch.setattr(socket, "gethostname", no_host)
+    assert actor({}) == f"{os.getuid()}@localhost (script)"
+    monkeypatch.setattr(getpass, "getuser", lambda: "sa\nto")
+    monkeypatch.setattr(socket, "gethostname", lambda: "")
+    assert actor({}) == "sa to@localhost (script)"
+    assert actor({"DEALCTL_ACTOR": "ci"}) == "ci"
+
+
+def _actors(db: Path) -> set[str | None]:
+    conn = sqlite3.connect(db)
+    try:
+        return {by for (by,) in conn.execute("SELECT actor FROM commands")}
+    finally:
+        conn.close()
+
+
+def test_a_script_and_a_typed_command_are_told_apart(db_path: Path) -> None:
+    """End to end, the installed dealctl: without a terminal (as from cron) it records
+    ``user@host (script)``; with standard input and output on a terminal, ``(terminal)``."""
+    dealctl = str(Path(sys.executable).with_name("dealctl"))
+    env = dict(os.environ)  # DEALCTL_ACTOR unset (tests/conftest.py)
+    who = f"{getpass.getuser()}@{socket.gethostname()}"
+    script = subprocess.run(
+        [dealctl, "add", "from cron"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert script.returncode == 0, script.stderr
+    assert _actors(db_path) == {f"{who} (script)"}
+    leader, follower = pty.openpty()
+    typed = subprocess.Popen(
+        [dealctl, "log", "1", "typed"],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        close_fds=True,
+    )
+    os.close(follower)
+    printed = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        printed += chunk
+    assert typed.wait(timeout=60) == 0, printed
+    os.close(leader)
+    assert _actors(db_path) == {f"{who} (script)", f"{who} (terminal)"}
+    shown = subprocess.run(
+        [dealctl, "history", "1", "--format", "json"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    by = [(r["command"], r["by"]) for r in json.loads(shown.stdout)]
+    assert ("add", f"{who} (script)") in by and ("log", f"{who} (terminal)") in by
 
 
 def test_undo_refuses_what_changed_behind_its_back(book: Cli, db_path: Path) -> None:

@@ -216,6 +216,12 @@ DROP INDEX IF EXISTS stage_changes_deal;
 CREATE INDEX stage_changes_live ON stage_changes (deal_id, deleted_at, at, to_stage_id, to_status)
 """
 
+# Who ran each command (``Store.transaction``): ``user@host (terminal)`` or ``(script)``, or
+# ``DEALCTL_ACTOR``. Commands recorded before this migration keep NULL: not known.
+SCHEMA_V4_COMMAND_ACTOR = """
+ALTER TABLE commands ADD COLUMN actor TEXT
+"""
+
 
 # Every migration, in the order it is applied: (name, SQL script). Append new ones at
 # the end; never edit or reorder a released one.
@@ -223,6 +229,7 @@ STEPS: list[tuple[str, str]] = [
     ("0001_initial", SCHEMA_V1),
     ("0002_accounts_committee_bant", SCHEMA_V2_COMMITTEE),
     ("0003_report_indexes", SCHEMA_V3_REPORT_INDEXES),
+    ("0004_command_actor", SCHEMA_V4_COMMAND_ACTOR),
 ]
 
 # Stored in PRAGMA user_version, so opening a current database needs no sqlite_utils.

@@ -99,7 +99,8 @@ def _names(session: Session) -> dict[str, str]:
 
 
 def history(session: Session, ref: str | None) -> list[dict[str, Any]]:
-    """What changed, when, from what to what: one deal, or the whole book."""
+    """What changed, when, from what to what, and who ran the command: one deal, or the
+    whole book."""
     params: list[Any] = []
     where = ""
     if ref is not None:
@@ -111,6 +112,7 @@ def history(session: Session, ref: str | None) -> list[dict[str, Any]]:
         params = [deal["id"], deal["id"]]
     rows = session.store.query(
         "SELECT ch.at, ch.entity, ch.entity_id, ch.field, ch.old, ch.new, cm.name AS command,"
+        " cm.actor,"
         " COALESCE(d.number, ad.number) AS number"
         " FROM changes ch LEFT JOIN commands cm ON cm.id = ch.command_id"
         " LEFT JOIN deals d ON d.id = ch.entity_id"
@@ -132,6 +134,7 @@ def history(session: Session, ref: str | None) -> list[dict[str, Any]]:
                 "field": field,
                 "old": names.get(row["old"] or "", row["old"]),
                 "new": names.get(row["new"] or "", row["new"]),
+                "by": row["actor"],  # None for commands recorded before migration 0004
             }
         )
     return out

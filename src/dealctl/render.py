@@ -43,6 +43,11 @@ class Column:
         return "" if value is None else str(value)
 
 
+# Who ran a command (`history`, `undo --list`): ``commands.actor``, which is NULL for commands
+# recorded before migration 0004 (null or empty in machine formats, "unknown" in a table).
+BY_COLUMN = Column("by", "By", show=lambda r: str(r.get("by") or "unknown"))
+
+
 @dataclass
 class Output:
     """Where and how this invocation writes: decided per run, never at import time."""

@@ -13,6 +13,7 @@ import os
 import sqlite3
 import sys
 import time
+import unicodedata
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +24,9 @@ from dealctl.errors import DatabaseBusy, DatabaseError
 
 DB_ENV = "DEALCTL_DB"
 BUSY_ENV = "DEALCTL_BUSY_TIMEOUT"
+ACTOR_ENV = "DEALCTL_ACTOR"
 DEFAULT_BUSY_SECONDS = 5.0
+ACTOR_MAX = 200  # characters of ``commands.actor`` kept
 
 Params = Sequence[Any] | Mapping[str, Any]
 
@@ -75,6 +78,72 @@ def _busy_seconds(environ: Mapping[str, str]) -> float:
     except ValueError:
         return DEFAULT_BUSY_SECONDS
     return min(max(0.0, seconds), 3600.0) if math.isfinite(seconds) else DEFAULT_BUSY_SECONDS
+
+
+_DROPPED = ("Cc", "Cf", "Cs")  # control, format (bidi, zero width) and surrogate code points
+
+
+def _one_line(text: str) -> str:
+    """``text`` as one line of plain text: each run of whitespace (newlines, tabs, U+2028…)
+    becomes one space; other control and format characters (escapes, bidi overrides, zero
+    widths) and lone surrogates (undecodable bytes in the environment) are dropped; at most
+    :data:`ACTOR_MAX` characters."""
+    words = (
+        "".join(c for c in word if unicodedata.category(c) not in _DROPPED) for word in text.split()
+    )
+    return " ".join(word for word in words if word)[:ACTOR_MAX].rstrip()
+
+
+def _login() -> str:
+    """The login name, else the numeric user id (no name, no passwd entry, no pwd module)."""
+    import getpass  # only commands that write need these
+
+    try:
+        name = _one_line(getpass.getuser())
+    except (OSError, KeyError, ImportError):
+        name = ""
+    if name:
+        return name
+    getuid = getattr(os, "getuid", None)
+    return str(getuid()) if getuid is not None else "unknown"
+
+
+def _host() -> str:
+    import socket
+
+    try:
+        return _one_line(socket.gethostname()) or "localhost"
+    except OSError:
+        return "localhost"
+
+
+def _on_terminal() -> bool:
+    """Whether standard input and output are both terminals (typed, not cron or a pipe)."""
+    try:
+        return bool(
+            sys.stdin is not None
+            and sys.stdout is not None
+            and sys.stdin.isatty()
+            and sys.stdout.isatty()
+        )
+    except (AttributeError, ValueError, OSError):  # replaced or closed streams
+        return False
+
+
+def actor(environ: Mapping[str, str] | None = None) -> str:
+    """Who runs this command, as ``commands.actor`` records it.
+
+    ``$DEALCTL_ACTOR`` when it is set and not blank (as one line, see :func:`_one_line`);
+    otherwise ``user@host (terminal)`` when standard input and output are both terminals,
+    else ``user@host (script)`` (cron, a pipe, another program). It is what the process
+    says about itself, not a proof of identity.
+    """
+    env = os.environ if environ is None else environ
+    given = _one_line(env.get(ACTOR_ENV, ""))
+    if given:
+        return given
+    how = "terminal" if _on_terminal() else "script"
+    return f"{_login()}@{_host()} ({how})"
 
 
 def _create_file(path: Path, *, folders: bool = False) -> None:
@@ -151,9 +220,12 @@ def translate(exc: sqlite3.Error, path: Path) -> Exception:
 class Store:
     """One open database file."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, path: Path, environ: Mapping[str, str] | None = None
+    ) -> None:
         self.conn = conn
         self.path = path
+        self.environ: Mapping[str, str] = os.environ if environ is None else environ
         self.command_id: str | None = None
 
     @classmethod
@@ -185,7 +257,7 @@ class Store:
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot open database {path}: {exc}") from None
         conn.row_factory = sqlite3.Row
-        store = cls(conn, path)
+        store = cls(conn, path, env)
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(busy * 1000)}")
             conn.execute("PRAGMA foreign_keys = ON")
@@ -311,8 +383,10 @@ class Store:
         """One user command: ``BEGIN IMMEDIATE`` (the write lock is taken up front, so a
         busy database fails before any work), a ``commands`` row, commit or roll back.
 
-        Yields the command id that change-log rows refer to.
+        The row records who ran it (:func:`actor`, read from the environment the store was
+        opened with). Yields the command id that change-log rows refer to.
         """
+        who = actor(self.environ)
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
@@ -321,8 +395,8 @@ class Store:
         self.command_id = command_id
         try:
             self.conn.execute(
-                "INSERT INTO commands (id, name, args, at) VALUES (?, ?, ?, ?)",
-                (command_id, name, json.dumps(list(args), ensure_ascii=False), at),
+                "INSERT INTO commands (id, name, args, at, actor) VALUES (?, ?, ?, ?, ?)",
+                (command_id, name, json.dumps(list(args), ensure_ascii=False), at, who),
             )
             yield command_id
             self.conn.execute("COMMIT")

@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dealctl.errors import StateError
@@ -104,6 +104,7 @@ class Step:
     at: str
     created: int  # records it created: undo removes them
     changed: int  # field changes it made: undo restores the old values
+    by: str | None = None  # who ran it (``commands.actor``); None before migration 0004
 
     @property
     def label(self) -> str:
@@ -185,7 +186,7 @@ def stacks(store: Store) -> Stacks:
     done: list[str] = []
     redo: list[tuple[str, str]] = []
     commands: dict[str, sqlite3.Row] = {}
-    for row in store.query("SELECT id, name, args, at FROM commands ORDER BY rowid"):
+    for row in store.query("SELECT id, name, args, at, actor FROM commands ORDER BY rowid"):
         command_id = str(row["id"])
         commands[command_id] = row
         if command_id in marks:
@@ -217,6 +218,7 @@ def _step(row: sqlite3.Row, effects: Effects) -> Step:
         at=str(row["at"]),
         created=len(effects.inserted),
         changed=len(effects.updates),
+        by=None if row["actor"] is None else str(row["actor"]),
     )
 
 
@@ -250,9 +252,7 @@ def redo_list(store: Store, limit: int | None = None) -> list[Step]:
         effects = _effects(store, schema, target)
         step = _step(found.commands[target], effects)
         undo_effects = _effects(store, schema, undo_id)
-        out.append(
-            Step(step.id, step.name, step.args, step.at, step.created, len(undo_effects.updates))
-        )
+        out.append(replace(step, changed=len(undo_effects.updates)))
     return out
 
 

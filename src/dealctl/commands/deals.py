@@ -41,7 +41,7 @@ from dealctl.cli import (
     writing,
 )
 from dealctl.errors import InvalidInput
-from dealctl.render import Column, Output
+from dealctl.render import BY_COLUMN, Column, Output
 
 
 @app.command()
@@ -430,6 +430,7 @@ HISTORY_COLUMNS = [
     Column("field", "Field"),
     Column("old", "From"),
     Column("new", "To"),
+    BY_COLUMN,
 ]
 
 
@@ -440,7 +441,7 @@ def history(
     fmt: FormatOption = None,
     show_all: AllOption = False,
 ) -> None:
-    """Show what changed, when, from what to what.
+    """Show what changed, when, from what to what, and who ran the command.
 
     Example: dealctl history 12
     """

@@ -11,7 +11,7 @@ import typer
 
 from dealctl.cli import AllOption, FormatOption, app, output_for, reading, state_of, writing
 from dealctl.errors import DatabaseError, DealctlError, InvalidInput
-from dealctl.render import Column
+from dealctl.render import BY_COLUMN, Column
 from dealctl.text import counted
 
 UNDO_COLUMNS = [
@@ -21,9 +21,10 @@ UNDO_COLUMNS = [
     Column("created", "Removes", justify="right"),
     Column("changed", "Restores", justify="right"),
     Column("id", "Command id"),
+    BY_COLUMN,
 ]
-# Machine formats carry these keys (docs/reliability.md); `label` is the table cell only.
-UNDO_KEYS = ("step", "id", "at", "command", "args", "created", "changed")
+# Machine formats carry these keys (docs/output.md); `label` is the table cell only.
+UNDO_KEYS = ("step", "id", "at", "command", "args", "created", "changed", "by")
 
 
 def _step_rows(steps: list[Any]) -> list[dict[str, Any]]:
@@ -37,6 +38,7 @@ def _step_rows(steps: list[Any]) -> list[dict[str, Any]]:
             "label": step.label,
             "created": step.created,
             "changed": step.changed,
+            "by": step.by,
         }
         for position, step in enumerate(steps, start=1)
     ]
