@@ -188,8 +188,8 @@ def test_cp932_with_the_formula_guard_reimports_as_it_was(cli: Cli, tmp_path: Pa
     assert cells(path.read_bytes(), "title", "cp932") == ["'=SUM(A1)"]
     fresh = ("--db", str(tmp_path / "fresh.db"))
     assert cli(*fresh, "import", str(path)).splitlines() == [
-        "imported (dealctl): 1 deals created, 0 updated, 0 unchanged; 0 accounts, 0 follow-ups,"
-        " 1 stage changes",
+        "imported (dealctl): 1 deal created, 0 updated, 0 unchanged; 0 accounts, 0 follow-ups,"
+        " 1 stage change",
         "  read as CP932 (Windows Japanese)",
     ]
     # The guard comes off; the CP932 equivalents stay what the file says (￥, ―).

@@ -411,7 +411,7 @@ def test_case_17_contacts_merge_on_normalised_email_and_the_report_says_why(
     )
     email_reason = "the same e-mail address once NFKC-normalised, trimmed and case-folded"
     assert out == (
-        "imported contacts (japanese): 2 created, 2 matched; 1 accounts\n"
+        "imported contacts (japanese): 2 created, 2 matched; 1 account\n"
         f"  merged: record 2 (row 3), 会社名: '(株)サンプル' is account '株式会社サンプル':"
         f" {account_reason}\n"
         f"  merged: record 2 (row 3), メール: 'taro.yamada@example.com' is contact '山田 太郎':"

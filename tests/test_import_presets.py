@@ -424,7 +424,7 @@ def test_rows_sharing_a_title_are_never_swapped_on_reimport(
     # A third twin added to the sheet is a new deal.
     third = write(tmp_path, "third.csv", swapped.read_text("utf-8") + "保守,株式会社X,300,南館\n")
     assert cli("import", str(third)).startswith(
-        "imported (japanese): 1 deals created, 0 updated, 2 unchanged;"
+        "imported (japanese): 1 deal created, 0 updated, 2 unchanged;"
     )
     assert pick(export(cli), ("number", "title", "amount", "notes")) == [
         *stored,
@@ -470,7 +470,7 @@ def test_the_preset_is_detected_from_the_headers_and_named(
     assert (
         cli("import", str(path), "--dry-run")
         .splitlines()[1]
-        .startswith(f"dry run, would import ({preset}): 1 deals created")
+        .startswith(f"dry run, would import ({preset}): 1 deal created")
     )
 
 
@@ -484,15 +484,15 @@ def test_unknown_headers_ask_for_a_preset_or_a_map(cli: Cli, tmp_path: Path) -> 
     )
     out = cli("import", str(path), "--preset", "spreadsheet", "--map", "foo=title",
               "--map", "bar=amount")  # fmt: skip
-    assert out.splitlines()[0].startswith("imported (spreadsheet): 1 deals created")
+    assert out.splitlines()[0].startswith("imported (spreadsheet): 1 deal created")
     assert pick(export(cli), ("title", "amount")) == [("1", 2)]
 
 
 def test_duplicate_headers_are_named_as_duplicates(cli: Cli, tmp_path: Path) -> None:
     path = write(tmp_path, "dup.csv", "deal,amount,deal,amount,Type\nA,1,B,2,x\n")
     assert cli("import", str(path)) == (
-        "imported (spreadsheet): 1 deals created, 0 updated, 0 unchanged; 0 accounts,"
-        " 0 follow-ups, 1 stage changes\n"
+        "imported (spreadsheet): 1 deal created, 0 updated, 0 unchanged; 0 accounts,"
+        " 0 follow-ups, 1 stage change\n"
         "  ignored columns: Type\n"
         "  duplicate columns: deal, amount (each heads an earlier column too; only the first is"
         " read)\n"
@@ -573,7 +573,7 @@ def test_on_duplicate_update_is_the_default_and_is_reported(cli: Cli, tmp_path: 
     out = cli("import", str(_changed_pipedrive(tmp_path)))
     assert out == (
         "imported (pipedrive): 0 deals created, 1 updated, 2 unchanged; 0 accounts,"
-        " 0 follow-ups, 1 stage changes\n"
+        " 0 follow-ups, 1 stage change\n"
     )
     assert cli.stderr == "dealctl: updated: record 1 (row 2), amount, stage: deal #1\n"
     deal = export(cli)[0]

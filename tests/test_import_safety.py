@@ -78,8 +78,8 @@ def test_import_reads_standard_input(cli: Cli, tmp_path: Path) -> None:
     data = "商談名,取引先,金額\n新規導入,株式会社サンプル,120万\n".encode("cp932")
     out, _ = run("import", "-", stdin=data)
     assert out == (
-        "imported (japanese): 1 deals created, 0 updated, 0 unchanged; 1 accounts, 0 follow-ups,"
-        " 1 stage changes\n"
+        "imported (japanese): 1 deal created, 0 updated, 0 unchanged; 1 account, 0 follow-ups,"
+        " 1 stage change\n"
         "  read as CP932 (Windows Japanese)\n"
     )
     assert [(d["title"], d["amount"]) for d in deals(cli)] == [("新規導入", 1200000)]
@@ -155,8 +155,8 @@ def test_dry_run_says_what_would_be_created_updated_and_merged(
     )
     out = cli("import", str(later), "--dry-run", "--skip-invalid")
     assert out == (
-        "dry run, would import (spreadsheet): 1 deals created, 1 updated, 0 unchanged;"
-        " 0 accounts, 0 follow-ups, 1 stage changes\n"
+        "dry run, would import (spreadsheet): 1 deal created, 1 updated, 0 unchanged;"
+        " 0 accounts, 0 follow-ups, 1 stage change\n"
         "  not imported: 1 row with rejected cells (--skip-invalid)\n"
         f"  merged: record 1 (row 2), Company: 'ACME' is account 'Acme Inc.': {SAME}\n"
         f"  merged: record 2 (row 3), Company: 'Acme' is account 'Acme Inc.': {SAME}\n"

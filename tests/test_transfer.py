@@ -562,7 +562,7 @@ def test_dry_run_on_a_database_reports_and_writes_nothing(
 
     assert cli("import", str(path), "--dry-run") == (
         "dry run, would import (dealctl): 2 deals created, 0 updated, 0 unchanged;"
-        " 1 accounts, 0 follow-ups, 2 stage changes\n"
+        " 1 account, 0 follow-ups, 2 stage changes\n"
     )
     assert snapshot(cli, db_path) == before
     assert len(numbers(cli, "all")) == 45

@@ -109,13 +109,14 @@ class ImportReport:
         if self.kind == "contacts":
             lines = [
                 f"{prefix} contacts ({self.preset}): {self.contacts} created,"
-                f" {self.contacts_matched} matched; {self.accounts} accounts"
+                f" {self.contacts_matched} matched; {counted(self.accounts, 'account')}"
             ]
         else:
             lines = [
-                f"{prefix} ({self.preset}): {self.created} deals created, {self.updated} updated,"
-                f" {self.unchanged} unchanged; {self.accounts} accounts,"
-                f" {self.activities} follow-ups, {self.stage_changes} stage changes"
+                f"{prefix} ({self.preset}): {counted(self.created, 'deal')} created,"
+                f" {self.updated} updated, {self.unchanged} unchanged;"
+                f" {counted(self.accounts, 'account')}, {counted(self.activities, 'follow-up')},"
+                f" {counted(self.stage_changes, 'stage change')}"
             ]
         details = list(self.notes)
         if self.skipped:
