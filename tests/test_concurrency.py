@@ -229,7 +229,7 @@ def test_first_use_by_several_processes_at_once(tmp_path: Path) -> None:
     ]
     for path in (new, old):
         conn = sqlite3.connect(path)
-        names = [n for (n,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+        names = [n for (n,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")]
         assert names == [name for name, _ in migrations.STEPS], path
         conn.close()
     state = live_state(new)

@@ -326,7 +326,7 @@ def test_schema1_fixture_upgrades_with_every_row_intact(cli: Cli, tmp_path: Path
     assert full_dump(backup)[0] == "user_version 1"
     conn = _connect(db)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == migrations.SCHEMA_VERSION
-    applied = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+    applied = [r[0] for r in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")]
     assert applied == [name for name, _ in migrations.STEPS]
     conn.close()
     assert _schema1_rows(db) == rows_before

@@ -15,15 +15,17 @@ from dealctl.storage import Store, new_id
 from tests.conftest import Cli
 
 UUID7 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-# sqlite-utils' own record of applied migrations: local to the file, never synced.
+UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
+# sqlite-utils' record of applied migrations: rebuilt by 0005 with a UUID text key (random,
+# made by SQLite itself, as sqlite-utils inserts its rows) and no UNIQUE index.
 BOOKKEEPING = {"_sqlite_migrations"}
 
 
-def _tables(conn: sqlite3.Connection) -> list[str]:
+def _tables(conn: sqlite3.Connection, *, bookkeeping: bool = False) -> list[str]:
     rows = conn.execute(
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
     )
-    return [r[0] for r in rows if r[0] not in BOOKKEEPING]
+    return [r[0] for r in rows if bookkeeping or r[0] not in BOOKKEEPING]
 
 
 @pytest.fixture
@@ -57,8 +59,16 @@ def test_every_primary_key_is_a_uuid_text_column(conn: sqlite3.Connection) -> No
             assert UUID7.match(value), (table, value)
 
 
+def test_the_migration_record_follows_the_same_rules(conn: sqlite3.Connection) -> None:
+    columns = conn.execute("PRAGMA table_info(_sqlite_migrations)").fetchall()
+    assert [(c[1], c[2]) for c in columns if c[5]] == [("id", "TEXT")]
+    ids = [value for (value,) in conn.execute("SELECT id FROM _sqlite_migrations")]
+    assert len(ids) == len(migrations.STEPS) and all(UUID4.match(value) for value in ids)
+
+
 def test_no_unique_constraint_besides_primary_keys(conn: sqlite3.Connection) -> None:
-    for table in _tables(conn):
+    assert "_sqlite_migrations" in _tables(conn, bookkeeping=True)
+    for table in _tables(conn, bookkeeping=True):
         for index in conn.execute(f"PRAGMA index_list({table})").fetchall():
             unique, origin = index[2], index[3]
             assert not (unique and origin != "pk"), (table, index)
@@ -101,7 +111,7 @@ def test_docs_list_every_migration_in_order(conn: sqlite3.Connection) -> None:
     ]
     steps = [name for name, _ in migrations.STEPS]
     assert documented == list(enumerate(steps, start=1))
-    applied = [n for (n,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY id")]
+    applied = [n for (n,) in conn.execute("SELECT name FROM _sqlite_migrations ORDER BY rowid")]
     assert applied == steps
     assert len(steps) == migrations.SCHEMA_VERSION
 

@@ -222,6 +222,26 @@ SCHEMA_V4_COMMAND_ACTOR = """
 ALTER TABLE commands ADD COLUMN actor TEXT
 """
 
+# sqlite-utils keeps its record of applied migrations in a table with an integer key and a
+# UNIQUE index; rebuilt here in the file's own rules (a UUID text key, no UNIQUE index), in
+# the same order, so the bookkeeping too can live beside a row-level sync engine.
+SCHEMA_V5_BOOKKEEPING = """
+CREATE TABLE _sqlite_migrations_rebuilt (
+    id TEXT PRIMARY KEY DEFAULT (
+        lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4'
+        || substr(lower(hex(randomblob(2))), 2) || '-'
+        || substr('89ab', 1 + abs(random()) % 4, 1) || substr(lower(hex(randomblob(2))), 2)
+        || '-' || lower(hex(randomblob(6)))
+    ),
+    migration_set TEXT,
+    name TEXT,
+    applied_at TEXT
+);
+INSERT INTO _sqlite_migrations_rebuilt (migration_set, name, applied_at)
+    SELECT migration_set, name, applied_at FROM _sqlite_migrations ORDER BY rowid;
+DROP TABLE _sqlite_migrations;
+ALTER TABLE _sqlite_migrations_rebuilt RENAME TO _sqlite_migrations
+"""
 
 # Every migration, in the order it is applied: (name, SQL script). Append new ones at
 # the end; never edit or reorder a released one.
@@ -230,6 +250,7 @@ STEPS: list[tuple[str, str]] = [
     ("0002_accounts_committee_bant", SCHEMA_V2_COMMITTEE),
     ("0003_report_indexes", SCHEMA_V3_REPORT_INDEXES),
     ("0004_command_actor", SCHEMA_V4_COMMAND_ACTOR),
+    ("0005_bookkeeping_without_unique", SCHEMA_V5_BOOKKEEPING),
 ]
 
 # Stored in PRAGMA user_version, so opening a current database needs no sqlite_utils.
