@@ -75,3 +75,17 @@ def set_clock(monkeypatch: pytest.MonkeyPatch, moment: str) -> None:
 def env_without_terminal() -> dict[str, str]:
     """The environment for a subprocess run of the installed dealctl."""
     return {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "NO_COLOR")}
+
+
+def read_until_closed(fd: int) -> bytes:
+    """Everything a pseudo-terminal's leader side yields until the other side is gone."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # Linux reports the closed follower as EIO
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)

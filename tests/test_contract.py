@@ -25,7 +25,7 @@ import typer
 from typer.testing import CliRunner
 
 from dealctl.cli import app
-from tests.conftest import EXAMPLES, NOW, SHARED, Cli
+from tests.conftest import EXAMPLES, NOW, SHARED, Cli, read_until_closed
 from tests.test_e2e import DEALCTL, _add_case_deals, run
 
 ESC = b"\x1b"
@@ -457,20 +457,11 @@ def _split_run(args: tuple[str, ...], *, terminal: str, env: dict[str, str]) -> 
     piped_data: list[bytes] = []
     reader = threading.Thread(target=lambda: piped_data.append(piped.read()))
     reader.start()
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
+    on_terminal = read_until_closed(leader)
     reader.join(timeout=60)
     piped.close()
     process.wait(timeout=60)
     os.close(leader)
-    on_terminal = b"".join(chunks)
     data = piped_data[0]
     return (on_terminal, data) if terminal == "stdout" else (data, on_terminal)
 

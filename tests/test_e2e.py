@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, SHARED
+from tests.conftest import EXAMPLES, SHARED, read_until_closed
 
 DEALCTL = str(Path(sys.executable).with_name("dealctl"))
 ESC = "\x1b"
@@ -166,18 +166,10 @@ def _on_terminal(*args: str, env: dict[str, str]) -> str:
         [DEALCTL, *args], stdout=follower, stderr=follower, env=env, close_fds=True
     )
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
+    printed = read_until_closed(leader)
     process.wait(timeout=60)
     os.close(leader)
-    return b"".join(chunks).decode("utf-8", "replace")
+    return printed.decode("utf-8", "replace")
 
 
 def test_case_11_no_color_on_a_terminal_means_no_escape_codes() -> None:

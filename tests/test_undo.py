@@ -16,7 +16,7 @@ import pytest
 
 from dealctl.session import open_session
 from dealctl.storage import actor, new_id
-from tests.conftest import EXAMPLES, Cli
+from tests.conftest import EXAMPLES, Cli, read_until_closed
 from tests.fixtures.clicache import build_once
 from tests.fixtures.dbstate import live_state
 
@@ -272,15 +272,7 @@ def test_a_script_and_a_typed_command_are_told_apart(db_path: Path) -> None:
         close_fds=True,
     )
     os.close(follower)
-    printed = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        printed += chunk
+    printed = read_until_closed(leader)
     assert typed.wait(timeout=60) == 0, printed
     os.close(leader)
     assert _actors(db_path) == {f"{who} (script)", f"{who} (terminal)"}
