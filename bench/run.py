@@ -9,7 +9,7 @@ and reused while the generator and schema are unchanged). Every case is a separa
 process started from here: a warm-up run, then several runs; the median, the range and
 the peak resident memory (``ru_maxrss`` of that process, from ``os.wait4``) are printed.
 Output goes to a pipe this script drains, except the "terminal" cases, which run on a
-pseudo-terminal (200 x 50). Then every target of the issue's table is printed as a ratio
+pseudo-terminal (200 x 50). Then every target of the speed targets is printed as a ratio
 of medians with pass/fail, at the size the target names (other sizes: for information).
 
 Floors, on the same data:
@@ -24,8 +24,8 @@ Floors, on the same data:
 - a plain csv + executemany loader (bench/floor_load.py) for ``import``;
 - Taskwarrior (Debian's ``taskwarrior``), when ``task`` is installed: the same deals as
   tasks (open deals pending, closed ones completed, the same due dates), its list of what
-  is overdue or due today, and ``task import`` of them. Without it, the issue's figures
-  (0.39 s at 10k, 3.9 s at 100k) stand in, marked "stated".
+  is overdue or due today, and ``task import`` of them. Without it, the published
+  Taskwarrior figures (0.39 s at 10k, 3.9 s at 100k) stand in, marked "stated".
 
 Only the standard library is used for timing. To cross-check one figure by hand, use
 GNU time (Debian package ``time``: ``apt-get install time``):
@@ -119,7 +119,7 @@ class Timing:
 
 @dataclass
 class Target:
-    """One row of the issue's table: numerator / denominator ≤ limit at ``size``."""
+    """One row of the speed targets: numerator / denominator ≤ limit at ``size``."""
 
     what: str
     size: int | None
@@ -353,7 +353,7 @@ def taskwarrior_data(book: generate.Book) -> tuple[Path, Path]:
     (data / "pending.data").write_text("".join(pending), encoding="utf-8")
     (data / "completed.data").write_text("".join(completed), encoding="utf-8")
     # The same tasks all pending: Taskwarrior then reads every one of them for the list,
-    # the set-up behind the issue's figures (0.39 s at 10k, 3.9 s at 100k).
+    # the set-up behind the published Taskwarrior figures (0.39 s at 10k, 3.9 s at 100k).
     everything = root / "all-pending"
     (everything / "data").mkdir(parents=True)
     (everything / "taskrc").write_text(
@@ -554,7 +554,7 @@ def print_timings(size: int, timings: dict[str, Timing]) -> None:
 
 
 def verdicts(results: dict[int, dict[str, Timing]], fixed: dict[str, Timing]) -> list[str]:
-    """The issue's table: wall-time ratio of medians (CPU-time ratio beside it), verdict."""
+    """The speed targets: wall-time ratio of medians (CPU-time ratio beside it), verdict."""
     rows = [
         "| target | size | measured (wall, medians) | CPU ratio | limit | verdict |",
         "| --- | ---: | ---: | ---: | ---: | --- |",
@@ -576,8 +576,8 @@ def verdicts(results: dict[int, dict[str, Timing]], fixed: dict[str, Timing]) ->
             den = None if target.memory else pool.get(target.den or "")
             stated = STATED_TASKWARRIOR.get(target.den or "", {}).get(size or 0)
             if stated is not None and at_size:
-                # The issue's own figure, beside (or instead of) the one measured here.
-                extra = Target(f"{target.what} (issue's figure)", size, target.num, None, 0)
+                # The published Taskwarrior figure, beside (or instead of) the one measured here.
+                extra = Target(f"{target.what} (published figure)", size, target.num, None, 0)
                 rows.extend(
                     _row(extra, size, num, Timing(target.den or "", [stated], stated=True), target)
                     if num is not None
@@ -652,7 +652,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if not taskwarrior:
         why = "--taskwarrior off" if args.taskwarrior == "off" else "apt-get install taskwarrior"
-        print(f"- Taskwarrior not timed ({why}): the issue's figures stand in")
+        print(f"- Taskwarrior not timed ({why}): the published Taskwarrior figures stand in")
 
     results: dict[int, dict[str, Timing]] = {}
     fixed: dict[str, Timing] = {}
