@@ -15,6 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dealctl.cli import app
+from tests.fixtures.clicache import build_once
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -38,6 +39,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("DEALCTL_CONFIG", str(tmp_path / "config.toml"))
     monkeypatch.setenv("DEALCTL_NOW", NOW)
     monkeypatch.setenv("TZ", "Asia/Tokyo")
+    build_once(monkeypatch)  # one click group per process, not one per CliRunner call
     yield tmp_path
 
 

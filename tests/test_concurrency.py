@@ -27,7 +27,6 @@ import pytest
 from dealctl import migrations
 from dealctl.storage import DEFAULT_BUSY_SECONDS
 from tests.conftest import EXAMPLES, Cli
-from tests.fixtures.clicache import build_once
 from tests.fixtures.dbstate import SCHEMA1, full_dump, live_state
 
 DEALCTL = str(Path(sys.executable).with_name("dealctl"))
@@ -61,11 +60,6 @@ while (i < count) if role == "writer" else not os.path.exists(stop):
     i += 1
 print(json.dumps(results))
 """
-
-
-@pytest.fixture(autouse=True)
-def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    build_once(monkeypatch)
 
 
 def _spawn(role: str, name: str, count: int, stop: Path) -> subprocess.Popen[str]:

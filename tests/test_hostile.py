@@ -44,7 +44,6 @@ from dealctl import doctor
 from dealctl.cli import app
 from dealctl.storage import Store
 from tests.conftest import EXAMPLES, NOW
-from tests.fixtures.clicache import build_once
 from tests.fixtures.dbstate import full_dump, live_state
 
 SLOW = bool(os.environ.get("DEALCTL_SLOW_TESTS"))
@@ -239,7 +238,6 @@ def _check_output(args: list[str], code: int, stderr: str) -> None:
 def test_any_command_line(
     template: Path, path: tuple[str, ...], monkeypatch: pytest.MonkeyPatch, isolated: Path
 ) -> None:
-    build_once(monkeypatch)
     monkeypatch.setenv("HOME", str(isolated))
     runner = CliRunner()
 
@@ -509,7 +507,6 @@ DealSessions.TestCase.settings = settings(
 def test_random_sessions_keep_every_invariant(
     monkeypatch: pytest.MonkeyPatch, isolated: Path
 ) -> None:
-    build_once(monkeypatch)
     monkeypatch.setenv("DEALCTL_NOW", NOW)
     from hypothesis.stateful import run_state_machine_as_test
 

@@ -33,11 +33,6 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "dealctl"
 _connect = sqlite3.connect
 
 
-@pytest.fixture(autouse=True)
-def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    build_once(monkeypatch)
-
-
 # --- atomic commands -----------------------------------------------------------------------------
 
 

@@ -121,11 +121,6 @@ STEPS: list[tuple[str, tuple[str, ...]]] = [
 ]  # fmt: skip
 
 
-@pytest.fixture(autouse=True)
-def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    build_once(monkeypatch)
-
-
 @pytest.fixture(scope="module")
 def book(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("scenario")

@@ -17,13 +17,7 @@ import pytest
 from dealctl.session import open_session
 from dealctl.storage import actor, new_id
 from tests.conftest import EXAMPLES, Cli, read_until_closed
-from tests.fixtures.clicache import build_once
 from tests.fixtures.dbstate import live_state
-
-
-@pytest.fixture(autouse=True)
-def _fast(monkeypatch: pytest.MonkeyPatch) -> None:
-    build_once(monkeypatch)
 
 
 @pytest.fixture
