@@ -595,3 +595,10 @@ def test_iso_now() -> None:
 def test_iso_now_needs_an_aware_moment() -> None:
     with pytest.raises(ValueError, match="aware"):
         iso_now(datetime(2026, 12, 3, 9, 0))
+
+
+def test_a_report_period_outside_the_range_says_so() -> None:
+    from dealctl.analytics import period_bound
+
+    with pytest.raises(InvalidInput, match=r"^--since '1000-01-01' is out of range: use a year"):
+        period_bound("1000-01-01", THURSDAY, end=False, what="--since")

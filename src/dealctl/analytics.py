@@ -145,7 +145,7 @@ def period_bound(text: str, today: date, *, end: bool, what: str = "date") -> da
     try:
         return dates.parse_date(text, today, what=what)
     except InvalidInput as exc:
-        if str(exc).startswith("ambiguous"):
+        if str(exc).startswith("ambiguous") or "out of range" in str(exc):
             raise
         raise InvalidInput(
             f"invalid {what} {text!r}: use a date (YYYY-MM-DD, today, -30d, eom) or a period"
