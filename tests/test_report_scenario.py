@@ -1072,3 +1072,13 @@ def test_maven_win_rate_and_engage_to_close_time(cli: Cli, maven: Path) -> None:
         f"Sales cycle: median {float(median(days)):.1f} days, mean {mean} days (4238 won)",
         "Win rate 63.2% (4238 won / 6711 closed); 2089 open",
     ]
+
+
+def test_forecast_shows_at_most_120_months_however_they_are_asked_for(run: Any, cli: Cli) -> None:
+    months = run("forecast", "--since", "2026-12-01", "--until", "2036-11-30", "-f", "csv")
+    assert {line.split(",")[1] for line in months.splitlines()[1:]} >= {"2026-12", "2036-11"}
+    run("forecast", "--since", "2026-12-01", "--until", "2036-12-01", code=2)
+    assert cli.stderr == (
+        "dealctl: --until 2036-12-01 is 121 months after 2026-12: a forecast shows at most"
+        " 120 months\n"
+    )

@@ -789,6 +789,12 @@ def forecast(session: Session, *, months: int = 6, filters: Filters | None = Non
             f"--until {filters.until} is before the first month shown ({first:%Y-%m});"
             " give --since too"
         )
+    span = (last.year - first.year) * 12 + last.month - first.month + 1
+    if span > 120:
+        raise InvalidInput(
+            f"--until {filters.until} is {span} months after {first:%Y-%m}: a forecast shows"
+            " at most 120 months"
+        )
     labels = []
     cursor = first
     while cursor <= last:
