@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -202,3 +203,25 @@ def test_list_refuses_an_owner_no_deal_has_like_the_reports(cli: Cli) -> None:
     cli("list", "--owner", "佐籐", code=3)
     assert cli.stderr == "dealctl: no deal has owner '佐籐' (owners: 佐藤)\n"
     assert cli("list", "--owner", " 佐藤 ", "-q") == "1\n"
+
+
+def test_reopening_a_won_deal_brings_back_its_expected_close_date(cli: Cli) -> None:
+    cli("add", "A", "--close", "2027-01-29")
+    cli("add", "B")  # no expected close date: none comes back
+    cli("close", "1")
+    cli("close", "2")
+    closed = json.loads(cli("list", "--status", "all", "-f", "json"))
+    assert [d["close_date"] for d in closed] == ["2026-12-03", "2026-12-03"]
+    cli("reopen", "1")
+    cli("reopen", "2")
+    reopened = json.loads(cli("list", "-f", "json"))
+    assert [(d["status"], d["close_date"]) for d in reopened] == [
+        ("open", "2027-01-29"),
+        ("open", None),
+    ]
+    cli("undo")
+    cli("undo")
+    assert [d["close_date"] for d in json.loads(cli("list", "--status", "all", "-f", "json"))] == [
+        "2026-12-03",
+        "2026-12-03",
+    ]

@@ -544,17 +544,26 @@ def reopen(session: Session, ref: str, stage_name: str | None) -> Stage:
         )
     if stage.kind == "won":
         raise InvalidInput(f"reopen to an open stage, not {stage.key}")
-    update(
-        session,
-        deal,
-        {
-            "status": "open",
-            "stage_id": stage.id,
-            "lost_reason": None,
-            "lost_note": None,
-            "closed_at": None,
-        },
-    )
+    values: dict[str, Any] = {
+        "status": "open",
+        "stage_id": stage.id,
+        "lost_reason": None,
+        "lost_note": None,
+        "closed_at": None,
+    }
+    if deal["status"] == "won":
+        # Winning set the close date to the day of the win; the expected close date it
+        # replaced comes back, so an open deal is forecast by what was expected of it.
+        expected = session.store.one(
+            "SELECT old FROM changes WHERE entity = 'deal' AND entity_id = ?"
+            " AND field = 'close_date' AND command_id = (SELECT command_id FROM changes"
+            " WHERE entity = 'deal' AND entity_id = ? AND field = 'status' AND new = 'won'"
+            " ORDER BY at DESC, rowid DESC LIMIT 1)",
+            (deal["id"], deal["id"]),
+        )
+        if expected is not None:
+            values["close_date"] = expected["old"]
+    update(session, deal, values)
     record_stage_change(session, deal["id"], deal["stage_id"], stage.id, deal["status"], "open")
     return stage
 
