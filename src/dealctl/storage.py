@@ -146,10 +146,11 @@ def actor(environ: Mapping[str, str] | None = None) -> str:
     return f"{_login()}@{_host()} ({how})"
 
 
-def _create_file(path: Path, *, folders: bool = False) -> None:
+def _create_file(path: Path, *, folders: bool = False) -> bool:
     """Create an empty database file readable by its owner only (it holds contact data),
     and its missing folders (0700) when ``folders``; otherwise a missing folder is an error
-    (a mistyped ``--db`` should not grow a tree of folders)."""
+    (a mistyped ``--db`` should not grow a tree of folders). False when another process
+    made it first."""
     if folders:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     elif not path.parent.is_dir():
@@ -157,10 +158,11 @@ def _create_file(path: Path, *, folders: bool = False) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return
+        return False
     except OSError as exc:
         raise DatabaseError(f"cannot create database {path}: {exc.strerror}") from None
     os.close(fd)
+    return True
 
 
 _MAX_KEPT = 1000  # names tried for the copy kept before an upgrade
@@ -243,8 +245,8 @@ class Store:
                 raise DatabaseError(
                     f"no database at {path}: add a deal or import first, or pass --db"
                 )
-            _create_file(path, folders=path == _data_home_path(env))
-            created = True
+            # Two first uses at once: only the one that made the file says so.
+            created = _create_file(path, folders=path == _data_home_path(env))
         elif path.is_dir():
             raise DatabaseError(f"{path} is a folder, not a database file")
         elif not path.is_file():
