@@ -123,3 +123,15 @@ def test_an_export_to_a_folder_is_refused(cli: Cli, isolated: Path, target: str)
     cli("add", "A")
     cli("export", "-o", str(isolated / target) if target == "folder" else target, code=2)
     assert cli.stderr.endswith(": it is a folder\n") and cli.stderr.count("\n") == 1
+
+
+def test_an_import_report_to_a_pipe_keeps_it_a_pipe(
+    cli: Cli, fifo: tuple[Path, Callable[[], bytes]], isolated: Path
+) -> None:
+    path, collect = fifo
+    source = isolated / "in.csv"
+    source.write_text("title,amount\nA,12O\nB,100\n", encoding="utf-8")
+    cli("import", str(source), "--skip-invalid", "--report", str(path))
+    assert collect().startswith(b"record,row,column,value,outcome,reason\n")
+    assert b",amount,12O,rejected," in collect()
+    assert _is_untouched_fifo(path)

@@ -152,13 +152,16 @@ def _run_import(
     report_path: Path | None,
 ) -> ImportReport:
     from dealctl.importing import import_file, write_report
+    from dealctl.outputs import output_file
     from dealctl.storage import is_database_file
 
+    # Checked again by output_file; here too, so a long import is not run for nothing.
     if report_path is not None and is_database_file(report_path, session.store.path):
         raise InvalidInput(f"{report_path} is the database itself: choose another file")
     report = import_file(session, path, options, progress=progress)
     if report_path is not None:
-        write_report(report_path, report)
+        with output_file(report_path, session.store.path) as stream:
+            write_report(stream, report)
     _check(report, report_path)
     return report
 

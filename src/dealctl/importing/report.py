@@ -7,13 +7,12 @@ no message ever shows another cell of the file (an e-mail address or a token in 
 from __future__ import annotations
 
 import csv
-import os
+import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import BinaryIO
 
-from dealctl.errors import InvalidInput
 from dealctl.text import counted
 
 REPORT_COLUMNS = ("record", "row", "column", "value", "outcome", "reason")
@@ -152,19 +151,10 @@ class ImportReport:
         return lines
 
 
-def private_file(path: Path) -> int:
-    """Open ``path`` for writing, created or truncated, readable by its owner only."""
+def write_report(out: BinaryIO, report: ImportReport) -> None:
+    """Every rejected cell and event as CSV, UTF-8 (``--report FILE``)."""
+    stream = io.TextIOWrapper(out, encoding="utf-8", newline="")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)  # an existing file keeps its mode otherwise
-    except OSError as exc:
-        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None
-    return fd
-
-
-def write_report(path: Path, report: ImportReport) -> None:
-    """Every rejected cell and event as CSV (``--report FILE``, mode 0600)."""
-    with open(private_file(path), "w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream, lineterminator="\n")
         writer.writerow(REPORT_COLUMNS)
         for item in report.rejected:
@@ -173,15 +163,12 @@ def write_report(path: Path, report: ImportReport) -> None:
             )
         for event in report.events:
             writer.writerow(
-                [
-                    event.record,
-                    event.row or "",
-                    event.column,
-                    event.value,
-                    event.outcome,
-                    event.reason,
-                ]
-            )
+                [event.record, event.row or "", event.column, event.value, event.outcome,
+                 event.reason]
+            )  # fmt: skip
+    finally:
+        stream.flush()
+        stream.detach()  # the caller owns ``out`` (standard output, a file, a pipe)
 
 
 def _event_lines(events: list[Event]) -> list[str]:
