@@ -156,12 +156,11 @@ def _create_file(path: Path, *, folders: bool = False) -> bool:
     elif not path.parent.is_dir():
         raise DatabaseError(f"cannot create database {path}: no folder {path.parent}")
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        _create_new(path)
     except FileExistsError:
         return False
     except OSError as exc:
         raise DatabaseError(f"cannot create database {path}: {exc.strerror}") from None
-    os.close(fd)
     return True
 
 
@@ -321,56 +320,49 @@ class Store:
             suffix = "" if attempt == 1 else f"-{attempt}"
             target = self.path.with_name(f"{self.path.name}.schema{version}{suffix}.bak")
             try:
-                _create_new(target)
+                self.backup(target)
             except FileExistsError:
                 continue
-            except OSError as exc:
+            except DatabaseError as exc:
                 raise DatabaseError(
-                    f"cannot write {target}, the copy kept before upgrading {self.path}:"
-                    f" {exc.strerror}; the file was not upgraded"
+                    f"{exc} (the copy kept before upgrading {self.path}); the file was not upgraded"
                 ) from None
-            try:
-                self.backup(target, new=False)
-            except BaseException as exc:
-                target.unlink(missing_ok=True)
-                if isinstance(exc, sqlite3.Error):
-                    raise DatabaseError(
-                        f"cannot write {target}, the copy kept before upgrading {self.path}:"
-                        f" {exc}; the file was not upgraded"
-                    ) from None
-                raise
             return target
         raise DatabaseError(
             f"cannot upgrade {self.path}: {self.path.name}.schema{version}.bak to"
             f" .schema{version}-{_MAX_KEPT}.bak are all taken; move the old copies away"
         )
 
-    def backup(self, target: Path, *, new: bool = True) -> None:
+    def backup(self, target: Path) -> None:
         """Copy the whole database to ``target`` with SQLite's online backup (mode 0600).
 
-        ``target`` must not exist (``new``; a ``FileExistsError`` otherwise): nothing there
-        is followed or written into. With ``new=False`` the caller has just created it
-        empty and private itself.
+        ``target`` must not exist (``FileExistsError`` otherwise): nothing there is followed
+        or written into. A copy that fails part-way is removed.
 
         The copy is read through a connection of its own, so it is the last committed
         state, whatever this connection is doing (a backup from a connection that holds
         the write lock would wait forever), and other commands go on meanwhile (WAL).
         """
-        if new:
-            try:
-                _create_new(target)
-            except FileExistsError:
-                raise
-            except OSError as exc:
-                raise DatabaseError(f"cannot write {target}: {exc.strerror}") from None
-        source = sqlite3.connect(self.path)
-        dest = sqlite3.connect(target)
         try:
-            source.backup(dest)
-            dest.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
-        finally:
-            dest.close()
-            source.close()
+            _create_new(target)
+        except FileExistsError:
+            raise
+        except OSError as exc:
+            raise DatabaseError(f"cannot write {target}: {exc.strerror}") from None
+        try:
+            source = sqlite3.connect(self.path)
+            dest = sqlite3.connect(target)
+            try:
+                source.backup(dest)
+                dest.execute("PRAGMA journal_mode = DELETE")  # one self-contained file
+            finally:
+                dest.close()
+                source.close()
+        except BaseException as exc:
+            target.unlink(missing_ok=True)
+            if isinstance(exc, sqlite3.Error):
+                raise DatabaseError(f"cannot write {target}: {exc}") from None
+            raise
 
     def close(self) -> None:
         self.conn.close()
