@@ -168,7 +168,7 @@ class Config:
 
     @property
     def date_order(self) -> str | None:
-        return str(self.data["date_order"]).upper() or None
+        return str(self.data["date_order"]) or None  # upper case since load
 
     @property
     def default_pipeline(self) -> str:
@@ -336,19 +336,14 @@ def _table(key: str, value: Any, known: Mapping[str, Any] | None = None) -> Mapp
     return value
 
 
-def check_currency(value: str) -> str:
-    """The currency setting as an upper-case ISO 4217 code (``¥`` and ``usd`` included)."""
-    return currency_code(value)
-
-
-def check_timezone(value: str) -> str:
+def _check_timezone(value: str) -> str:
     """The timezone setting: empty (the system's zone) or an IANA zone name."""
     if value:
         dates.local_zone(value)
     return value
 
 
-def check_date_order(value: str) -> str:
+def _check_date_order(value: str) -> str:
     """The date_order setting, upper case: empty, DMY, MDY or YMD."""
     order = value.upper()
     if order not in ("", *DATE_ORDERS):
@@ -359,9 +354,9 @@ def check_date_order(value: str) -> str:
 # Text settings whose check also normalises the value (an InvalidInput when it is bad);
 # `config set` applies them before writing, so it refuses with their own message.
 PLAIN_CHECKS: dict[str, Callable[[str], str]] = {
-    "currency": check_currency,
-    "timezone": check_timezone,
-    "date_order": check_date_order,
+    "currency": currency_code,  # an upper-case ISO 4217 code (``¥`` and ``usd`` included)
+    "timezone": _check_timezone,
+    "date_order": _check_date_order,
 }
 
 
