@@ -142,15 +142,8 @@ def period_bound(text: str, today: date, *, end: bool, what: str = "date") -> da
     if key in PERIODS:
         first, last = PERIODS[key](today)
         return last if end else first
-    try:
-        return dates.parse_date(text, today, what=what)
-    except InvalidInput as exc:
-        if str(exc).startswith("ambiguous") or "out of range" in str(exc):
-            raise
-        raise InvalidInput(
-            f"invalid {what} {text!r}: use a date (YYYY-MM-DD, today, -30d, eom) or a period"
-            f" ({', '.join(PERIODS)})"
-        ) from None
+    forms = f"use a date (YYYY-MM-DD, today, -30d, eom) or a period ({', '.join(PERIODS)})"
+    return dates.parse_date(text, today, what=what, forms=forms)
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,14 @@ def today(zone: tzinfo, environ: Mapping[str, str] | None = None) -> date:
     return now(zone, environ).date()
 
 
-def parse_date(text: str, today: date, *, what: str = "date", order: str | None = None) -> date:
+def parse_date(
+    text: str,
+    today: date,
+    *,
+    what: str = "date",
+    order: str | None = None,
+    forms: str = _DATE_FORMS,
+) -> date:
     """A date the user typed, relative to ``today``.
 
     Accepted, case-insensitive and NFKC-normalised: ``YYYY-MM-DD`` and ``YYYY/M/D``;
@@ -141,7 +148,7 @@ def parse_date(text: str, today: date, *, what: str = "date", order: str | None 
     except _Ambiguous:
         raise InvalidInput(_ambiguous(what, text)) from None
     except (ValueError, OverflowError):
-        raise InvalidInput(f"invalid {what} {text!r}: {_DATE_FORMS}") from None
+        raise InvalidInput(f"invalid {what} {text!r}: {forms}") from None
 
 
 def parse_when(text: str, now: datetime, order: str | None = None) -> datetime:

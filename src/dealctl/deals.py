@@ -169,8 +169,8 @@ def contact_id_for(session: Session, text: str, account_id: str | None) -> str |
     text = checked_text(text, "the contact")
     if not text:
         return None
-    if "@" in unicodedata.normalize("NFKC", text):  # ＠ too
-        text = unicodedata.normalize("NFKC", text)
+    if "@" in (folded := unicodedata.normalize("NFKC", text)):  # ＠ too
+        text = folded
         row = session.store.one(
             "SELECT id FROM contacts WHERE email_key = ? AND deleted_at IS NULL LIMIT 1",
             (email_key(text),),
@@ -399,7 +399,7 @@ def edit(session: Session, ref: str, fields: DealFields) -> list[str]:
         move(session, deal, catalogue.find(deal["pipeline_id"], fields.stage))
         changed.append("stage_id")
     # Reported by the option's name (`--account`), not the column's.
-    return [c.removesuffix("_id") if c.endswith("_id") else c for c in changed]
+    return [c.removesuffix("_id") for c in changed]
 
 
 def require_open(deal: sqlite3.Row) -> None:
