@@ -55,6 +55,16 @@ class Report:
     found: dict[str, list[Problem]]
     more: dict[str, int]
 
+    @classmethod
+    def blank(cls, path: Path, schema: int | None) -> Report:
+        """A report with every check passed, to be filled in."""
+        return cls(path, schema, {c: [] for c in CHECKS}, dict.fromkeys(CHECKS, 0))
+
+    def record(self, check: str, found: list[Problem]) -> None:
+        """What ``check`` found: the first :data:`LIMIT` problems, and how many more."""
+        self.found[check] = found[:LIMIT]
+        self.more[check] = max(0, len(found) - LIMIT)
+
     @property
     def problems(self) -> list[Problem]:
         return [p for check in CHECKS for p in self.found[check]]
@@ -67,12 +77,7 @@ class Report:
 def run(store: Store) -> Report:
     """Run every check (reads only)."""
     version_row = store.one("PRAGMA user_version")
-    report = Report(
-        path=store.path,
-        schema=int(version_row[0]) if version_row else 0,
-        found={c: [] for c in CHECKS},
-        more=dict.fromkeys(CHECKS, 0),
-    )
+    report = Report.blank(store.path, int(version_row[0]) if version_row else 0)
     checks: dict[str, Callable[[Store, Schema], list[Problem]]] = {
         "foreign_keys": _foreign_keys,
         "orphans": _orphans,
@@ -80,23 +85,18 @@ def run(store: Store) -> Report:
         "numbers": _numbers,
     }
     damaged = _integrity(store)
-    report.found["integrity"] = damaged[:LIMIT]
-    report.more["integrity"] = max(0, len(damaged) - LIMIT)
+    report.record("integrity", damaged)
     if damaged:
         return report  # the other checks would read damaged pages
     try:
         schema = Schema(store)
         for name, check in checks.items():
-            found = check(store, schema)
-            report.found[name] = found[:LIMIT]
-            report.more[name] = max(0, len(found) - LIMIT)
+            report.record(name, check(store, schema))
     except DatabaseError as exc:
         message = damage(exc)
         if message is None:
             raise
-        report.found = {c: [] for c in CHECKS}
-        report.more = dict.fromkeys(CHECKS, 0)
-        report.found["integrity"] = [_unreadable_problem(message)]
+        return _unreadable_report(store.path, report.schema, message)
     return report
 
 
@@ -133,14 +133,7 @@ def unreadable(path: Path, error: DatabaseError) -> Report | None:
     if not header.startswith(_SQLITE_MAGIC):
         message += "; it does not begin as an SQLite file does: is it the right file?"
     schema = int.from_bytes(header[60:64], "big") if len(header) >= 64 else None
-    report = Report(
-        path=path,
-        schema=schema if header.startswith(_SQLITE_MAGIC) else None,
-        found={c: [] for c in CHECKS},
-        more=dict.fromkeys(CHECKS, 0),
-    )
-    report.found["integrity"] = [_unreadable_problem(message)]
-    return report
+    return _unreadable_report(path, schema if header.startswith(_SQLITE_MAGIC) else None, message)
 
 
 def _header(path: Path) -> bytes:
@@ -151,15 +144,12 @@ def _header(path: Path) -> bytes:
         return b""
 
 
-def _unreadable_problem(message: str) -> Problem:
-    return Problem(
-        "integrity",
-        "",
-        None,
-        None,
-        f"damaged: SQLite cannot read the file ({message}), so no other check can run",
-        _RESTORE,
-    )
+def _unreadable_report(path: Path, schema: int | None, message: str) -> Report:
+    """The report on a file SQLite cannot read: one integrity problem, nothing else run."""
+    report = Report.blank(path, schema)
+    problem = f"damaged: SQLite cannot read the file ({message}), so no other check can run"
+    report.record("integrity", [Problem("integrity", "", None, None, problem, _RESTORE)])
+    return report
 
 
 _RESTORE = (
