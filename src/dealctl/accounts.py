@@ -22,7 +22,7 @@ from dealctl.deals import update as update_deal
 from dealctl.errors import InvalidInput, NotFound, StateError
 from dealctl.session import Session
 from dealctl.storage import Store, new_id
-from dealctl.text import company_key, norm
+from dealctl.text import company_key, norm, reference_number
 
 _ID_PREFIX = re.compile(r"^[0-9a-f][0-9a-f-]{7,35}$")
 _LIVE = "SELECT * FROM accounts WHERE deleted_at IS NULL"
@@ -30,13 +30,6 @@ _LIVE = "SELECT * FROM accounts WHERE deleted_at IS NULL"
 
 def _label(row: Any) -> str:
     return f"{row['number']} {row['name']}"
-
-
-def number_in(ref: str) -> int | None:
-    """The account number a reference gives (``#3``, ``3``, ``＃３``), or None for a name or
-    an id. The text is NFKC-normalised first, so full-width forms count as typed in ASCII."""
-    bare = unicodedata.normalize("NFKC", ref).strip().removeprefix("#")
-    return int(bare) if bare.isdecimal() else None
 
 
 def _merged_away(store: Store, number: int) -> sqlite3.Row | None:
@@ -72,7 +65,7 @@ def referenced(store: Store, ref: str) -> sqlite3.Row | None:
     account #N``, exit 3), never a name. An id, or its first 8+ characters, names the one
     live account with that id; text that matches no id is a name.
     """
-    number = number_in(ref)
+    number = reference_number(ref)
     if number is not None:
         return _by_number(store, number)
     text = ref.strip().lower()
@@ -293,7 +286,7 @@ def merge(session: Session, target_ref: str, source_refs: list[str]) -> dict[str
     target = resolve(session.store, target_ref)
     sources: list[sqlite3.Row] = []
     for ref in source_refs:
-        number = number_in(ref)
+        number = reference_number(ref)
         gone = _merged_away(session.store, number) if number is not None else None
         if gone is None or gone["into_id"] != target["id"]:
             source, gone = _find(session.store, ref)

@@ -20,7 +20,7 @@ from dealctl.deals import checked_text, contact_id_for, next_number
 from dealctl.errors import InvalidInput, NotFound, StateError
 from dealctl.session import Session
 from dealctl.storage import Store, new_id
-from dealctl.text import email_key, norm
+from dealctl.text import email_key, norm, reference_number
 
 _ID_PREFIX = re.compile(r"^[0-9a-f][0-9a-f-]{7,35}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -40,12 +40,6 @@ def _plain(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip()
 
 
-def contact_number(ref: str) -> int | None:
-    """The contact number a reference gives (``5``, ``#5``, ``＃５``), or None."""
-    bare = _plain(ref).removeprefix("#")
-    return int(bare) if bare.isdecimal() else None
-
-
 def is_email(ref: str) -> bool:
     """Whether a reference is an e-mail address: it has an ``@`` once NFKC-normalised, so
     ``taro＠example.com`` is one."""
@@ -61,7 +55,7 @@ def resolve(store: Store, ref: str) -> sqlite3.Row:
     text = checked_text(ref, "the contact")
     if not text:
         raise InvalidInput("give a contact: its number, e-mail or name")
-    number = contact_number(text)
+    number = reference_number(text)
     if number is not None:
         row = (
             store.one(CONTACT_VIEW + " AND c.number = ? ORDER BY c.id LIMIT 1", (number,))
@@ -103,7 +97,7 @@ def find_or_create(session: Session, text: str, account_id: str | None) -> tuple
     text = checked_text(text, "the contact")
     if not text:
         raise InvalidInput("give a contact: its number, e-mail or name")
-    if contact_number(text) is not None:
+    if reference_number(text) is not None:
         return resolve(session.store, text), False
     # A contact made now gets a number above every existing one.
     before = next_number(session.store, "contacts")

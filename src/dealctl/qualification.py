@@ -23,7 +23,7 @@ from datetime import date
 from typing import Any
 
 from dealctl import dates, records
-from dealctl.contacts import contact_number, is_email, label
+from dealctl.contacts import is_email, label
 from dealctl.contacts import resolve as resolve_contact
 from dealctl.deals import checked_text, resolve
 from dealctl.errors import InvalidInput
@@ -31,7 +31,7 @@ from dealctl.money import parse_amount
 from dealctl.session import Session
 from dealctl.stakeholders import decision_role, role_name
 from dealctl.storage import new_id
-from dealctl.text import norm
+from dealctl.text import norm, reference_number
 
 PARTS = ("budget", "authority", "need", "timing")
 UNKNOWN = ("unknown", "?", "不明", "未定")
@@ -85,7 +85,7 @@ def _current(session: Session, deal_id: str) -> sqlite3.Row | None:
 def _authority_contact(session: Session, deal: sqlite3.Row, text: str) -> sqlite3.Row | None:
     """The contact meant by ``--authority``: a number or e-mail names one; a name is a
     contact only when a stakeholder of this deal has it. Anything else is free text."""
-    if contact_number(text) is not None or is_email(text):
+    if reference_number(text) is not None or is_email(text):
         return resolve_contact(session.store, text)
     for row in session.store.query(
         "SELECT c.* FROM deal_contacts dc JOIN contacts c ON c.id = dc.contact_id"

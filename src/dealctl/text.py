@@ -79,3 +79,10 @@ def _char_width(char: str) -> int:
 def counted(n: int, noun: str) -> str:
     """``1 row``, ``2 rows``: a count with its noun (regular plurals only)."""
     return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def reference_number(ref: str) -> int | None:
+    """The record number a reference gives (``3``, ``#3``, ``＃３``), or None for a name, an
+    e-mail or an id. NFKC first, so full-width forms count as typed in ASCII."""
+    bare = unicodedata.normalize("NFKC", ref).strip().removeprefix("#")
+    return int(bare) if bare.isdecimal() else None
