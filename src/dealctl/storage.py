@@ -430,11 +430,11 @@ class Store:
         assert self.conn.in_transaction, "writes happen inside Store.transaction()"
         self.conn.execute(sql, params)
 
-    def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+    def executemany(self, sql: str, rows: Iterable[Params]) -> int:
         """A bulk write; only inside :meth:`transaction`. ``rows`` may be a generator, so
-        a large import never holds every prepared row at once."""
+        a large import never holds every prepared row at once. Returns the rows written."""
         assert self.conn.in_transaction, "writes happen inside Store.transaction()"
-        self.conn.executemany(sql, rows)
+        return self.conn.executemany(sql, rows).rowcount
 
     def log_change(
         self, entity: str, entity_id: str, field: str, old: object, new: object, at: str

@@ -1528,9 +1528,8 @@ class Writer:
         run.phase = "writing"
         store.executemany(_INSERT_DEAL, self._deal_rows())
         if not run.book_history:
-            history = [0]
-            store.executemany(_INSERT_HISTORY, self._history_rows(history))
-            self.report.stage_changes += history[0]
+            history = (row for item in self.new for row in self._history(item, item.values))
+            self.report.stage_changes += store.executemany(_INSERT_HISTORY, history)
         store.executemany(
             _INSERT_CHANGE,
             (
@@ -1550,12 +1549,6 @@ class Writer:
             if done % PROGRESS_EVERY == 0:
                 run.tick(done, total)
         run.tick(total, total)
-
-    def _history_rows(self, count: list[int]) -> Iterator[tuple[Any, ...]]:
-        for item in self.new:
-            rows = self._history(item, item.values)
-            count[0] += len(rows)
-            yield from rows
 
     def _fill_contacts(self) -> None:
         """E-mail, phone and job title a stored contact lacked, from the file."""
