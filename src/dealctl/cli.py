@@ -223,6 +223,17 @@ def due_text(row: Mapping[str, Any]) -> str:
     return due.replace("T", " ")[:16]
 
 
+def _bant_cell(row: Mapping[str, Any]) -> str:
+    """``3/4 −T``: the BANT score and the initials of the parts missing."""
+    from dealctl.qualification import short_text
+
+    return short_text(row["qualification"], row["qualification_missing"])
+
+
+# The BANT score and the parts missing, as `list` and `account show` print it.
+BANT_COLUMN = Column("qualification", "BANT", show=_bant_cell)
+
+
 DEAL_COLUMNS = [
     Column("number", "#", justify="right"),
     Column("id", "id"),

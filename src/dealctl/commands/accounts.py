@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from dealctl.cli import (
+    BANT_COLUMN,
     AllOption,
     FormatOption,
     QuietOption,
@@ -225,13 +226,6 @@ def account_show(
     _print_view(out, view)
 
 
-def _bant_cell(row: Mapping[str, Any]) -> str:
-    """``3/4 −T``: the BANT score and the initials of the parts missing."""
-    from dealctl.qualification import short_text
-
-    return short_text(row["qualification"], row["qualification_missing"])
-
-
 VIEW_DEALS = [
     Column("number", "#", justify="right"),
     Column("title", "Title", wide=True),
@@ -248,7 +242,7 @@ VIEW_DEALS = [
     Column("close_date", "Close"),
     Column("next_action", "Next action"),
     Column("next_due", "Due", show=due_text),
-    Column("qualification", "BANT", show=_bant_cell),
+    BANT_COLUMN,
 ]
 
 

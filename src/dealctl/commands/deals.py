@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
 
 from dealctl.cli import (
+    BANT_COLUMN,
     DEAL_COLUMNS,
     LIST_TABLE,
     AccountOpt,
@@ -264,17 +264,10 @@ def log_(
 # --- commands that read -----------------------------------------------------------------------
 
 
-def _bant_cell(row: Mapping[str, Any]) -> str:
-    """``3/4 −T``: the BANT score and the initials of the parts missing."""
-    from dealctl.qualification import short_text
-
-    return short_text(row["qualification"], row["qualification_missing"])
-
-
 # `list` adds to the deal columns its BANT score and the parts missing (docs/output.md).
 LIST_COLUMNS = [
     *DEAL_COLUMNS,
-    Column("qualification", "BANT", show=_bant_cell),
+    BANT_COLUMN,
     Column("qualification_missing", "Missing"),
 ]
 
