@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -306,53 +306,100 @@ def deal_row(row: Any, today: date, zone: Any) -> dict[str, Any]:
 
 @dataclass
 class DueList:
-    """Open deals by next-action deadline, and open deals with no next action."""
+    """Open deals by next-action deadline, streamed in the listed order, and the open deals
+    with no next action or no date for it: how many, and a stream of them by number
+    (``missing(n)`` gives the first n, ``missing(None)`` all)."""
 
-    due: list[dict[str, Any]]
-    missing: list[dict[str, Any]]
+    due: Iterator[dict[str, Any]]
+    missing_count: int
+    missing: Callable[[int | None], Iterator[dict[str, Any]]]
+
+
+# A date-time stored with another offset than the zone's can fall on a local day up to two
+# days either side of the date it starts with (offsets run from -12:00 to +14:00).
+_DAYS_APART = 2
 
 
 def due(session: Session, *, only: str | None, within: int, owner: str | None) -> DueList:
-    """Next actions due by today + ``within`` days; ``only`` is 'overdue' or 'today'."""
+    """Next actions due by today + ``within`` days; ``only`` is 'overdue' or 'today'.
+
+    The listed order is the local due day (most overdue first), then the stored value, then
+    the number. Rows come one at a time, so memory stays flat however many are due: SQLite
+    orders by the stored value, which starts with the local day for everything written in
+    the zone; date-times whose local day differs (written with another offset) are found
+    first, and merged in at their place.
+    """
     today = session.today
-    horizon = today + timedelta(days=within)
-    # Stored values are local dates or local date-times; one extra day of margin
-    # covers a date-time written with another offset, then the exact local date decides.
-    limit = (horizon + timedelta(days=2)).isoformat()
-    params: list[Any] = [limit]
-    owner_sql = ""
+    zone = session.zone
+    limit = (today + timedelta(days=within + _DAYS_APART + 1)).isoformat()
+    owner_sql, owner_params = "", []
     owner = owner.strip() if owner else None
     if owner:
         check_owner(session, owner)
-        owner_sql = " AND d.owner = ?"
-        params.append(owner)
-    rows = session.store.iterate(  # row by row: only what is listed is kept
-        DEAL_VIEW
-        + " AND d.status = 'open' AND d.next_due IS NOT NULL AND d.next_due < ?"
-        + owner_sql
-        + " ORDER BY d.next_due, d.number",
+        owner_sql, owner_params = " AND d.owner = ?", [owner]
+    scope = " AND d.status = 'open' AND d.next_due IS NOT NULL AND d.next_due < ?" + owner_sql
+    params = [limit, *owner_params]
+
+    def wanted(overdue: int) -> bool:
+        if only == "overdue":
+            return overdue > 0
+        if only == "today":
+            return overdue == 0
+        return overdue >= -within
+
+    apart: set[str] = set()
+    for row in session.store.iterate(
+        "SELECT d.id, d.number, d.next_due FROM deals d WHERE d.deleted_at IS NULL"
+        + scope
+        + " AND length(d.next_due) > 10",
         params,
+    ):
+        day = stored_due_date(row["next_due"], zone, row["number"])
+        if day.isoformat() != row["next_due"][:10] and wanted((today - day).days):
+            apart.add(row["id"])
+
+    def order(item: dict[str, Any]) -> tuple[Any, ...]:
+        return (-item["days_overdue"], item["next_due"], item["number"])
+
+    def listed() -> Iterator[dict[str, Any]]:
+        marks = ", ".join("?" for _ in apart)
+        waiting = (
+            [
+                deal_row(row, today, zone)
+                for row in session.store.query(DEAL_VIEW + f" AND d.id IN ({marks})", [*apart])
+            ]
+            if apart
+            else []
+        )
+        waiting.sort(key=order, reverse=True)  # the next one to merge in is last
+        for row in session.store.iterate(
+            DEAL_VIEW + scope + " ORDER BY d.next_due, d.number", params
+        ):
+            if row["id"] in apart:
+                continue
+            item = deal_row(row, today, zone)
+            if not wanted(item["days_overdue"]):
+                continue
+            while waiting and order(waiting[-1]) < order(item):
+                yield waiting.pop()
+            yield item
+        yield from reversed(waiting)
+
+    missing_scope = (
+        " AND d.status = 'open' AND (d.next_action IS NULL OR d.next_due IS NULL)" + owner_sql
     )
-    listed = []
-    for row in rows:
-        item = deal_row(row, today, session.zone)
-        overdue = item["days_overdue"]
-        if only == "overdue" and overdue <= 0:
-            continue
-        if only == "today" and overdue != 0:
-            continue
-        if overdue < -within:
-            continue
-        listed.append(item)
-    listed.sort(key=lambda r: (-r["days_overdue"], r["next_due"], r["number"]))
-    missing_rows = session.store.iterate(
-        DEAL_VIEW
-        + " AND d.status = 'open' AND (d.next_action IS NULL OR d.next_due IS NULL)"
-        + owner_sql
-        + " ORDER BY d.number",
-        params[1:],
+    missing_count = session.store.one(
+        "SELECT COUNT(*) FROM deals d WHERE d.deleted_at IS NULL" + missing_scope, owner_params
     )
-    return DueList(listed, [deal_row(r, today, session.zone) for r in missing_rows])
+
+    def missing(first: int | None) -> Iterator[dict[str, Any]]:
+        rows = session.store.iterate(
+            DEAL_VIEW + missing_scope + " ORDER BY d.number LIMIT ?",
+            [*owner_params, -1 if first is None else first],
+        )
+        return (deal_row(row, today, zone) for row in rows)
+
+    return DueList(listed(), missing_count[0] if missing_count else 0, missing)
 
 
 def _pipeline_stages(session: Session, pipeline: str | None) -> tuple[Catalogue, list[Stage]]:

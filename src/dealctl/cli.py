@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -281,7 +281,7 @@ def pick_columns(columns: list[Column], keys: tuple[str, ...]) -> list[Column]:
 
 def emit_deals(
     ctx: typer.Context,
-    rows: list[dict[str, Any]],
+    rows: Iterable[dict[str, Any]],
     fmt: str | None,
     table_keys: tuple[str, ...],
     *,

@@ -163,9 +163,10 @@ def build(session: Session, *, owner: str | None = None, days: int | None = None
     by_id = {row["id"]: row for row in open_rows}
 
     listing = analytics.due(session, only=None, within=days, owner=owner)
-    overdue = [d for d in listing.due if d["days_overdue"] > 0]
-    due_today = [d for d in listing.due if d["days_overdue"] == 0]
-    upcoming = [d for d in listing.due if d["days_overdue"] < 0]
+    listed = list(listing.due)
+    overdue = [d for d in listed if d["days_overdue"] > 0]
+    due_today = [d for d in listed if d["days_overdue"] == 0]
+    upcoming = [d for d in listed if d["days_overdue"] < 0]
 
     zone = session.zone
     plural = "" if days == 1 else f" {days}"
@@ -192,7 +193,7 @@ def build(session: Session, *, owner: str | None = None, days: int | None = None
             "no_next_action",
             "No next action",
             "without a next action",
-            listing.missing,
+            list(listing.missing(None)),
             by_id,
             lambda d: "no next action" if not d["next_action"] else "next action has no date",
         ),

@@ -56,39 +56,38 @@ def due(
     if overdue and today:
         raise InvalidInput("--overdue and --today exclude each other")
     days = analytics.parse_within(within) if within else 0
-    with reading(ctx) as session:
+    with reading(ctx) as session:  # rows are written as they are read
         listing = analytics.due(
             session,
             only="overdue" if overdue else "today" if today else None,
             within=days,
             owner=owner,
         )
-    out = output_for(ctx)
-    resolved = out.resolve(fmt)
-    if resolved != "table" or quiet:
-        emit_deals(ctx, listing.due, fmt, DUE_TABLE, quiet=quiet)
-        if listing.missing:
-            # A line for a person (or a cron mail), not a list: `dealctl stale` lists them all.
-            shown = [str(r["number"]) for r in listing.missing[:_NUMBERS_SHOWN]]
-            more = len(listing.missing) - len(shown)
-            numbers = ", ".join(shown) + (f" and {more} more (dealctl stale)" if more else "")
-            sys.stderr.write(
-                "dealctl: warning: no next action or no due date on"
-                f" {counted(len(listing.missing), 'open deal')}: {numbers}\n"
-            )
-        return
-    emit_deals(
-        ctx, listing.due, fmt, DUE_TABLE, show_all=show_all, title="Due", empty="nothing due"
-    )
-    if listing.missing:
+        missing = listing.missing_count
+        if quiet or output_for(ctx).resolve(fmt) != "table":
+            emit_deals(ctx, listing.due, fmt, DUE_TABLE, quiet=quiet)
+            if missing:
+                # A line for a person (or a cron mail), not a list: `dealctl stale` lists them.
+                shown = [str(r["number"]) for r in listing.missing(_NUMBERS_SHOWN)]
+                more = missing - len(shown)
+                numbers = ", ".join(shown) + (f" and {more} more (dealctl stale)" if more else "")
+                sys.stderr.write(
+                    "dealctl: warning: no next action or no due date on"
+                    f" {counted(missing, 'open deal')}: {numbers}\n"
+                )
+            return
         emit_deals(
-            ctx,
-            listing.missing,
-            fmt,
-            ("number", "title", "account", "stage"),
-            show_all=show_all,
-            title=f"No next action or no due date ({len(listing.missing)})",
+            ctx, listing.due, fmt, DUE_TABLE, show_all=show_all, title="Due", empty="nothing due"
         )
+        if missing:
+            emit_deals(
+                ctx,
+                listing.missing(None),
+                fmt,
+                ("number", "title", "account", "stage"),
+                show_all=show_all,
+                title=f"No next action or no due date ({missing})",
+            )
 
 
 # --- shared report options and helpers -------------------------------------------------------

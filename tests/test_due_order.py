@@ -1,0 +1,85 @@
+"""`dealctl due` lists in one order however the due values were stored.
+
+Due values are local dates or date-times with an offset. One stored with another offset than
+the zone's (written in another zone, or imported) can fall on a local day before or after the
+date it starts with. `due` streams its rows in SQLite's order of the stored text and merges
+those in at their place: this book has one of each kind, next to rows that sort between them.
+Today is Thu 2026-12-03 in Tokyo (+09:00).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli
+
+# title: the stored due value, and the local day it falls on in Tokyo
+BOOK = {
+    "A": "2026-12-01",  # 2 days overdue
+    "L": "2026-12-01T22:00:00+09:00",  # 2 days overdue, sorts after K in stored order
+    "K": "2026-12-01T20:00:00-12:00",  # = 2026-12-02 17:00 in Tokyo: 1 day overdue
+    "D": "2026-12-01T23:30:00-12:00",  # = 2026-12-02 20:30: 1 day overdue
+    "F": "2026-12-02",  # 1 day overdue
+    "J": "2026-12-03T02:00:00+14:00",  # = 2026-12-02 21:00: 1 day overdue, stored after B
+    "B": "2026-12-03",  # today
+    "I": "2026-12-03T10:00:00",  # no offset: read as local, today
+    "C": "2026-12-04T01:00:00+14:00",  # = 2026-12-03 20:00: today
+    "E": "2026-12-05T00:30:00+14:00",  # = 2026-12-04 19:30: due tomorrow
+    "H": "2026-12-07T00:30:00+14:00",  # = 2026-12-06 19:30: due in 3 days
+    "G": "2026-12-06T20:00:00-12:00",  # = 2026-12-07 17:00: due in 4 days
+    "Z": "2026-12-20",  # far ahead
+}
+OVERDUE = {"A": 2, "L": 2, "K": 1, "D": 1, "F": 1, "J": 1, "B": 0, "I": 0, "C": 0}
+OVERDUE |= {"E": -1, "H": -3, "G": -4, "Z": -17}
+
+
+@pytest.fixture
+def book(cli: Cli, db_path: Path) -> Path:
+    # Added in an order unrelated to the due order, so numbers do not decide it.
+    for title in sorted(BOOK, reverse=True):
+        cli("add", title, "--next", "call", "--due", "2026-12-25", "-q")
+    with sqlite3.connect(db_path) as conn:
+        for title, value in BOOK.items():
+            conn.execute("UPDATE deals SET next_due = ? WHERE title = ?", (value, title))
+    conn.close()
+    cli("add", "No action", "-q")
+    return db_path
+
+
+def listed(cli: Cli, *args: str) -> list[tuple[str, int]]:
+    out = cli("due", *args, "--format", "jsonl")
+    return [(row["title"], row["days_overdue"]) for row in map(json.loads, out.splitlines())]
+
+
+def expected(titles: str) -> list[tuple[str, int]]:
+    return [(title, OVERDUE[title]) for title in titles]
+
+
+def test_due_merges_values_stored_with_another_offset_at_their_local_day(
+    cli: Cli, book: Path
+) -> None:
+    assert listed(cli) == expected("ALKDFJBIC")
+    assert listed(cli, "--within", "3d") == expected("ALKDFJBICEH")
+    assert listed(cli, "--within", "4d") == expected("ALKDFJBICEHG")
+    assert listed(cli, "--overdue") == expected("ALKDFJ")
+    assert listed(cli, "--today") == expected("BIC")
+
+
+def test_due_in_every_format_and_as_numbers_gives_the_same_order(cli: Cli, book: Path) -> None:
+    numbers = {title: row for title, row in _numbers(cli).items()}
+    order = [numbers[t] for t in "ALKDFJBIC"]
+    assert cli("due", "-q").split() == [str(n) for n in order]
+    tsv = cli("due", "--format", "tsv").splitlines()
+    assert [line.split("\t")[0] for line in tsv[1:]] == [str(n) for n in order]
+    rows = json.loads(cli("due", "--format", "json"))
+    assert [row["number"] for row in rows] == order
+    assert "no next action or no due date on 1 open deal" in cli.stderr
+
+
+def _numbers(cli: Cli) -> dict[str, int]:
+    rows = json.loads(cli("list", "--format", "json"))
+    return {row["title"]: row["number"] for row in rows}
