@@ -83,3 +83,39 @@ def test_due_in_every_format_and_as_numbers_gives_the_same_order(cli: Cli, book:
 def _numbers(cli: Cli) -> dict[str, int]:
     rows = json.loads(cli("list", "--format", "json"))
     return {row["title"]: row["number"] for row in rows}
+
+
+def _on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dealctl import render
+
+    monkeypatch.setattr(render.Output, "is_terminal", property(lambda self: True))
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def test_a_terminal_shows_a_page_and_counts_the_rest_in_sql(
+    cli: Cli, book: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sheet = tmp_path / "more.csv"
+    lines = ["title,next_action,next_due"] + [f"Today {n},call,2026-12-03" for n in range(55)]
+    lines += [f"Nothing {n},," for n in range(11)]
+    sheet.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cli("import", str(sheet))
+    _on_a_terminal(monkeypatch)
+
+    def page(*args: str) -> tuple[int, list[str]]:
+        shown = cli("due", *args).splitlines()
+        rows = [line for line in shown if "│" in line and "Title" not in line]
+        return len(rows), [line for line in shown if "more — use --all" in line]
+
+    # 9 of the book + 55 listed; 12 without a next action, on a page of 10.
+    assert page() == (
+        60,
+        ["14 more — use --all to show every row", "2 more — use --all to show every row"],
+    )
+    # C's text says 12-04 and J's says 12-03, but both are listed by their local day.
+    assert page("--today") == (
+        60,
+        ["8 more — use --all to show every row"] + ["2 more — use --all to show every row"],
+    )
+    assert page("--overdue") == (16, ["2 more — use --all to show every row"])
+    assert page("--all") == (64 + 12, [])

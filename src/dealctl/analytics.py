@@ -306,11 +306,13 @@ def deal_row(row: Any, today: date, zone: Any) -> dict[str, Any]:
 
 @dataclass
 class DueList:
-    """Open deals by next-action deadline, streamed in the listed order, and the open deals
-    with no next action or no date for it: how many, and a stream of them by number
-    (``missing(n)`` gives the first n, ``missing(None)`` all)."""
+    """Open deals by next-action deadline, streamed in the listed order (``count()`` says
+    how many without reading them), and the open deals with no next action or no date for
+    it: how many, and a stream of them by number (``missing(n)`` gives the first n,
+    ``missing(None)`` all)."""
 
     due: Iterator[dict[str, Any]]
+    count: Callable[[], int]
     missing_count: int
     missing: Callable[[int | None], Iterator[dict[str, Any]]]
 
@@ -326,64 +328,69 @@ def due(session: Session, *, only: str | None, within: int, owner: str | None) -
     The listed order is the local due day (most overdue first), then the stored value, then
     the number. Rows come one at a time, so memory stays flat however many are due: SQLite
     orders by the stored value, which starts with the local day for everything written in
-    the zone; date-times whose local day differs (written with another offset) are found
-    first, and merged in at their place.
+    the zone. Date-times whose local day differs (written with another offset) are found
+    first and merged in at their place.
     """
     today = session.today
     zone = session.zone
-    limit = (today + timedelta(days=within + _DAYS_APART + 1)).isoformat()
+    # Listed: days_overdue from `least` (the furthest ahead) to `most` (None: no bound).
+    least = {"overdue": 1, "today": 0}.get(only or "", -within)
+    most = 0 if only == "today" else None
+    last_day = (today - timedelta(days=least)).isoformat()
+    first_day = "" if most is None else (today - timedelta(days=most)).isoformat()
+    after_last = (today + timedelta(days=1 - least)).isoformat()
+    limit = (today + timedelta(days=_DAYS_APART + 1 - least)).isoformat()
     owner_sql, owner_params = "", []
     owner = owner.strip() if owner else None
     if owner:
         check_owner(session, owner)
         owner_sql, owner_params = " AND d.owner = ?", [owner]
-    scope = " AND d.status = 'open' AND d.next_due IS NOT NULL AND d.next_due < ?" + owner_sql
+    # Everything whose local day may be listed, and what is listed by the day its text says.
+    scope = " AND d.status = 'open' AND d.next_due < ?" + owner_sql + " AND length(d.next_due) > 10"
     params = [limit, *owner_params]
+    by_text = " AND d.status = 'open' AND d.next_due >= ? AND d.next_due < ?" + owner_sql
+    by_text_params = [first_day, after_last, *owner_params]
 
-    def wanted(overdue: int) -> bool:
-        if only == "overdue":
-            return overdue > 0
-        if only == "today":
-            return overdue == 0
-        return overdue >= -within
-
-    apart: set[str] = set()
+    # The date-times on another local day than their text says: id -> (text's day, local day).
+    apart: dict[str, tuple[str, str]] = {}
     for row in session.store.iterate(
-        "SELECT d.id, d.number, d.next_due FROM deals d WHERE d.deleted_at IS NULL"
-        + scope
-        + " AND length(d.next_due) > 10",
+        "SELECT d.id, d.number, d.next_due FROM deals d WHERE d.deleted_at IS NULL" + scope,
         params,
     ):
-        day = stored_due_date(row["next_due"], zone, row["number"])
-        if day.isoformat() != row["next_due"][:10] and wanted((today - day).days):
-            apart.add(row["id"])
+        day = stored_due_date(row["next_due"], zone, row["number"]).isoformat()
+        if day != row["next_due"][:10]:
+            apart[row["id"]] = (row["next_due"][:10], day)
 
     def order(item: dict[str, Any]) -> tuple[Any, ...]:
         return (-item["days_overdue"], item["next_due"], item["number"])
 
     def listed() -> Iterator[dict[str, Any]]:
-        marks = ", ".join("?" for _ in apart)
-        waiting = (
-            [
-                deal_row(row, today, zone)
-                for row in session.store.query(DEAL_VIEW + f" AND d.id IN ({marks})", [*apart])
-            ]
-            if apart
-            else []
-        )
-        waiting.sort(key=order, reverse=True)  # the next one to merge in is last
+        waiting = []
+        if apart:
+            rows = session.store.iterate(DEAL_VIEW + scope, params)
+            waiting = [deal_row(row, today, zone) for row in rows if row["id"] in apart]
+            waiting = [item for item in waiting if first_day <= apart[item["id"]][1] <= last_day]
+            waiting.sort(key=order, reverse=True)  # the next one to merge in is last
         for row in session.store.iterate(
-            DEAL_VIEW + scope + " ORDER BY d.next_due, d.number", params
+            DEAL_VIEW + by_text + " ORDER BY d.next_due, d.number", by_text_params
         ):
             if row["id"] in apart:
                 continue
             item = deal_row(row, today, zone)
-            if not wanted(item["days_overdue"]):
-                continue
             while waiting and order(waiting[-1]) < order(item):
                 yield waiting.pop()
             yield item
         yield from reversed(waiting)
+
+    def count() -> int:
+        found = session.store.one(
+            "SELECT COUNT(*) FROM deals d WHERE d.deleted_at IS NULL" + by_text, by_text_params
+        )
+        listed_by_text = found[0] if found else 0
+        return listed_by_text + sum(
+            (first_day <= local <= last_day) - (first_day <= text <= last_day)
+            for text, local in apart.values()
+        )
 
     missing_scope = (
         " AND d.status = 'open' AND (d.next_action IS NULL OR d.next_due IS NULL)" + owner_sql
@@ -399,7 +406,7 @@ def due(session: Session, *, only: str | None, within: int, owner: str | None) -
         )
         return (deal_row(row, today, zone) for row in rows)
 
-    return DueList(listed(), missing_count[0] if missing_count else 0, missing)
+    return DueList(listed(), count, missing_count[0] if missing_count else 0, missing)
 
 
 def _pipeline_stages(session: Session, pipeline: str | None) -> tuple[Catalogue, list[Stage]]:

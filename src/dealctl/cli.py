@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -19,7 +19,7 @@ from typer._click.exceptions import NoArgsIsHelpError, NoSuchOption, UsageError
 
 from dealctl import __version__
 from dealctl.errors import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, DealctlError
-from dealctl.render import COLOR_MODES, Column, Output
+from dealctl.render import COLOR_MODES, TABLE_PAGE, Column, Output
 from dealctl.session import Session, open_session
 
 DEBUG_ENV = "DEALCTL_DEBUG"
@@ -289,6 +289,8 @@ def emit_deals(
     show_all: bool = False,
     title: str | None = None,
     empty: str = "no deals",
+    page: int = TABLE_PAGE,
+    total: Callable[[], int] | None = None,
 ) -> None:
     out = output_for(ctx)
     if quiet:
@@ -299,7 +301,17 @@ def emit_deals(
     from dealctl.render import write_rows
 
     columns = pick_columns(DEAL_COLUMNS, table_keys) if resolved == "table" else DEAL_COLUMNS
-    write_rows(out, resolved, columns, rows, title=title, empty=empty, show_all=show_all)
+    write_rows(
+        out,
+        resolved,
+        columns,
+        rows,
+        title=title,
+        empty=empty,
+        show_all=show_all,
+        page=page,
+        total=total,
+    )
 
 
 # --- commands that write ----------------------------------------------------------------------

@@ -138,11 +138,17 @@ def _machine_value(value: Any) -> Any:
     return value
 
 
+# A TSV cell in one pass: control characters as in tables, tab, newline and backslash
+# escaped (a carriage return is a control character, so it is replaced too).
+_TSV_CELL = str.maketrans({**_CONTROLS, 9: "\\t", 10: "\\n", 92: "\\\\"})
+
+
 def _tsv_cell(value: Any) -> str:
     if value is None:
         return ""
-    text = _visible(str(_machine_value(value)))
-    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    if type(value) is int:
+        return str(value)
+    return str(_machine_value(value)).translate(_TSV_CELL)
 
 
 def write_rows(
@@ -154,10 +160,18 @@ def write_rows(
     title: str | None = None,
     empty: str = "nothing to show",
     show_all: bool = False,
+    page: int = TABLE_PAGE,
+    total: Callable[[], int] | None = None,
 ) -> int:
-    """Write ``rows`` in ``fmt``; returns how many rows were written."""
+    """Write ``rows`` in ``fmt``; returns how many rows were written.
+
+    A table on a terminal shows ``page`` rows and says how many more there are: ``total``,
+    when given, counts them without reading the rest of ``rows``.
+    """
     if fmt == "table":
-        return _table(out, columns, rows, title=title, empty=empty, show_all=show_all)
+        return _table(
+            out, columns, rows, title=title, empty=empty, show_all=show_all, page=page, total=total
+        )
     keys = [c.key for c in columns]
     count = 0
     stream = out.stream
@@ -202,6 +216,8 @@ def _table(
     title: str | None,
     empty: str,
     show_all: bool,
+    page: int,
+    total: Callable[[], int] | None,
 ) -> int:
     from rich.table import Table
     from rich.text import Text
@@ -219,9 +235,12 @@ def _table(
     hidden = 0
     show_all = show_all or not out.is_terminal  # a pipe or file gets every row
     for row in iterator:
-        if show_all or shown < TABLE_PAGE:
+        if show_all or shown < page:
             table.add_row(*(Text(_visible(column.cell(row))) for column in columns))
             shown += 1
+        elif total is not None:
+            hidden = total() - shown
+            break
         else:
             hidden += 1
     console = out.console()

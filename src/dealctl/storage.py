@@ -411,9 +411,11 @@ class Store:
             raise translate(exc, self.path) from None
 
     def iterate(self, sql: str, params: Params = ()) -> Iterator[sqlite3.Row]:
-        """Rows of a read query, streamed (for exports of any size)."""
+        """Rows of a read query, streamed (for exports of any size). A stream left unread
+        (a table shows its first page) may be dropped after the connection closes."""
         try:
-            yield from self.conn.execute(sql, params)
+            for row in self.conn.execute(sql, params):  # not `yield from`: dropping the
+                yield row  # stream must not close a cursor on a closed connection
         except sqlite3.Error as exc:
             raise translate(exc, self.path) from None
 

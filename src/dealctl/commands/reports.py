@@ -31,6 +31,7 @@ DUE_TABLE = ("number", "title", "account", "stage", "next_action", "next_due", "
 
 
 _NUMBERS_SHOWN = 20
+_MISSING_PAGE = 10
 
 
 @app.command()
@@ -77,9 +78,17 @@ def due(
                 )
             return
         emit_deals(
-            ctx, listing.due, fmt, DUE_TABLE, show_all=show_all, title="Due", empty="nothing due"
+            ctx,
+            listing.due,
+            fmt,
+            DUE_TABLE,
+            show_all=show_all,
+            title="Due",
+            empty="nothing due",
+            total=listing.count,
         )
         if missing:
+            # A shorter page, so that a long list of them does not push the due list away.
             emit_deals(
                 ctx,
                 listing.missing(None),
@@ -87,6 +96,8 @@ def due(
                 ("number", "title", "account", "stage"),
                 show_all=show_all,
                 title=f"No next action or no due date ({missing})",
+                page=_MISSING_PAGE,
+                total=lambda: missing,
             )
 
 
