@@ -84,6 +84,19 @@ def test_reports_use_their_indexes(
     assert not missing, f"{command} does not use {sorted(missing)}; plans: {plans}"
 
 
+@pytest.mark.parametrize("args", [(), ("--owner", "佐藤"), ("--today",), ("-q",)])
+def test_every_due_query_reads_a_due_index(
+    args: tuple[str, ...], cli: Cli, db_path: Path, traced: list[str]
+) -> None:
+    cli("import", str(EXAMPLES / "book"))
+    traced.clear()
+    cli("due", *args)
+    plans = [(sql, steps) for sql, steps in _plans(db_path, traced) if "next_" in sql]
+    assert len(plans) >= 3, plans  # the offsets, the listing, the deals with no next action
+    for sql, steps in plans:
+        assert re.search(r"INDEX deals_(next|no_next)\b", steps[0]), (steps, sql)
+
+
 @pytest.mark.parametrize("args", [("pipeline", "--summary"), ("forecast",)])
 def test_report_totals_read_only_the_covering_index(
     args: tuple[str, ...], cli: Cli, db_path: Path, traced: list[str]

@@ -395,8 +395,12 @@ def due(session: Session, *, only: str | None, within: int, owner: str | None) -
     missing_scope = (
         " AND d.status = 'open' AND (d.next_action IS NULL OR d.next_due IS NULL)" + owner_sql
     )
+    # Counted from the partial index of exactly these deals, which the planner would pass
+    # over for the wider report index (reading every open deal's row: 30× slower).
     missing_count = session.store.one(
-        "SELECT COUNT(*) FROM deals d WHERE d.deleted_at IS NULL" + missing_scope, owner_params
+        "SELECT COUNT(*) FROM deals d INDEXED BY deals_no_next WHERE d.deleted_at IS NULL"
+        + missing_scope,
+        owner_params,
     )
 
     def missing(first: int | None) -> Iterator[dict[str, Any]]:
