@@ -70,7 +70,7 @@ def test_due_merges_values_stored_with_another_offset_at_their_local_day(
 
 
 def test_due_in_every_format_and_as_numbers_gives_the_same_order(cli: Cli, book: Path) -> None:
-    numbers = {title: row for title, row in _numbers(cli).items()}
+    numbers = _numbers(cli)
     order = [numbers[t] for t in "ALKDFJBIC"]
     assert cli("due", "-q").split() == [str(n) for n in order]
     tsv = cli("due", "--format", "tsv").splitlines()
@@ -115,7 +115,22 @@ def test_a_terminal_shows_a_page_and_counts_the_rest_in_sql(
     # C's text says 12-04 and J's says 12-03, but both are listed by their local day.
     assert page("--today") == (
         60,
-        ["8 more — use --all to show every row"] + ["2 more — use --all to show every row"],
+        ["8 more — use --all to show every row", "2 more — use --all to show every row"],
     )
     assert page("--overdue") == (16, ["2 more — use --all to show every row"])
     assert page("--all") == (64 + 12, [])
+
+
+def test_a_damaged_due_value_stops_due_before_it_writes_anything(
+    cli: Cli, book: Path, db_path: Path
+) -> None:
+    number = _numbers(cli)["I"]
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE deals SET next_due = '2026-11-31' WHERE title = 'I'")
+    conn.close()
+    for args in ((), ("--format", "json"), ("-q",), ("--today",)):
+        assert cli("due", *args, code=5) == "", args
+        assert cli.stderr == (
+            f"dealctl: deal {number} has a damaged due value '2026-11-31' in the database;"
+            " dealctl doctor says how to fix it\n"
+        )

@@ -345,13 +345,20 @@ def due(session: Session, *, only: str | None, within: int, owner: str | None) -
     if owner:
         check_owner(session, owner)
         owner_sql, owner_params = " AND d.owner = ?", [owner]
-    # Everything whose local day may be listed, and what is listed by the day its text says.
-    scope = " AND d.status = 'open' AND d.next_due < ?" + owner_sql + " AND length(d.next_due) > 10"
+    # The date-times (and damaged dates: SQLite takes 2026-11-31 as it is, but moves it to
+    # 12-01 when asked to add 0 days) whose local day may be listed, and what is listed by
+    # the day its text says.
+    scope = (
+        " AND d.status = 'open' AND d.next_due < ?"
+        + owner_sql
+        + " AND (length(d.next_due) > 10 OR date(d.next_due, '+0 days') IS NOT d.next_due)"
+    )
     params = [limit, *owner_params]
     by_text = " AND d.status = 'open' AND d.next_due >= ? AND d.next_due < ?" + owner_sql
     by_text_params = [first_day, after_last, *owner_params]
 
     # The date-times on another local day than their text says: id -> (text's day, local day).
+    # A damaged value stops the command here, before anything is written.
     apart: dict[str, tuple[str, str]] = {}
     for row in session.store.iterate(
         "SELECT d.id, d.number, d.next_due FROM deals d WHERE d.deleted_at IS NULL" + scope,

@@ -414,8 +414,10 @@ class Store:
         """Rows of a read query, streamed (for exports of any size). A stream left unread
         (a table shows its first page) may be dropped after the connection closes."""
         try:
-            for row in self.conn.execute(sql, params):  # not `yield from`: dropping the
-                yield row  # stream must not close a cursor on a closed connection
+            # Not `yield from`, which closes the cursor when the stream is dropped: after
+            # the connection has closed, that raises.
+            for row in self.conn.execute(sql, params):  # noqa: UP028
+                yield row
         except sqlite3.Error as exc:
             raise translate(exc, self.path) from None
 
