@@ -320,16 +320,18 @@ class DueList:
 # A date-time stored with another offset than the zone's can fall on a local day up to two
 # days either side of the date it starts with (offsets run from -12:00 to +14:00).
 _DAYS_APART = 2
+# The SQL function that gives a stored due value's local day, registered for `due`.
+_LOCAL_DAY = "dealctl_local_day"
 
 
 def due(session: Session, *, only: str | None, within: int, owner: str | None) -> DueList:
     """Next actions due by today + ``within`` days; ``only`` is 'overdue' or 'today'.
 
     The listed order is the local due day (most overdue first), then the stored value, then
-    the number. Rows come one at a time, so memory stays flat however many are due: SQLite
-    orders by the stored value, which starts with the local day for everything written in
-    the zone. Date-times whose local day differs (written with another offset) are found
-    first and merged in at their place.
+    the number. Rows come one at a time and SQLite orders them, so memory stays flat however
+    many are due. The stored value starts with the local day for everything written in the
+    zone, so its index gives the order. When some value falls on another local day (a
+    date-time written with another offset), SQLite sorts by the local day instead.
     """
     today = session.today
     zone = session.zone
@@ -338,66 +340,45 @@ def due(session: Session, *, only: str | None, within: int, owner: str | None) -
     most = 0 if only == "today" else None
     last_day = (today - timedelta(days=least)).isoformat()
     first_day = "" if most is None else (today - timedelta(days=most)).isoformat()
-    after_last = (today + timedelta(days=1 - least)).isoformat()
-    limit = (today + timedelta(days=_DAYS_APART + 1 - least)).isoformat()
     owner_sql, owner_params = "", []
     owner = owner.strip() if owner else None
     if owner:
         check_owner(session, owner)
         owner_sql, owner_params = " AND d.owner = ?", [owner]
-    # The date-times (and damaged dates: SQLite takes 2026-11-31 as it is, but moves it to
-    # 12-01 when asked to add 0 days) whose local day may be listed, and what is listed by
-    # the day its text says.
-    scope = (
-        " AND d.status = 'open' AND d.next_due < ?"
-        + owner_sql
-        + " AND (length(d.next_due) > 10 OR date(d.next_due, '+0 days') IS NOT d.next_due)"
-    )
-    params = [limit, *owner_params]
-    by_text = " AND d.status = 'open' AND d.next_due >= ? AND d.next_due < ?" + owner_sql
-    by_text_params = [first_day, after_last, *owner_params]
+    near = " AND d.status = 'open' AND d.next_due < ?" + owner_sql
+    near_params = [(today + timedelta(days=_DAYS_APART + 1 - least)).isoformat(), *owner_params]
 
-    # The date-times on another local day than their text says: id -> (text's day, local day).
-    # A damaged value stops the command here, before anything is written.
-    apart: dict[str, tuple[str, str]] = {}
+    # Every date-time (and damaged date) that may be listed is read first: a damaged value
+    # stops the command here, before anything is written. (SQLite takes 2026-11-31 as it
+    # is, but moves it to 12-01 when asked to add 0 days.)
+    elsewhere = False
     for row in session.store.iterate(
-        "SELECT d.id, d.number, d.next_due FROM deals d WHERE d.deleted_at IS NULL" + scope,
-        params,
+        "SELECT d.number, d.next_due FROM deals d WHERE d.deleted_at IS NULL"
+        + near
+        + " AND (length(d.next_due) > 10 OR date(d.next_due, '+0 days') IS NOT d.next_due)",
+        near_params,
     ):
         day = stored_due_date(row["next_due"], zone, row["number"]).isoformat()
-        if day != row["next_due"][:10]:
-            apart[row["id"]] = (row["next_due"][:10], day)
+        elsewhere = elsewhere or day != row["next_due"][:10]
 
-    def order(item: dict[str, Any]) -> tuple[Any, ...]:
-        return (-item["days_overdue"], item["next_due"], item["number"])
-
-    def listed() -> Iterator[dict[str, Any]]:
-        waiting = []
-        if apart:
-            rows = session.store.iterate(DEAL_VIEW + scope, params)
-            waiting = [deal_row(row, today, zone) for row in rows if row["id"] in apart]
-            waiting = [item for item in waiting if first_day <= apart[item["id"]][1] <= last_day]
-            waiting.sort(key=order, reverse=True)  # the next one to merge in is last
-        for row in session.store.iterate(
-            DEAL_VIEW + by_text + " ORDER BY d.next_due, d.number", by_text_params
-        ):
-            if row["id"] in apart:
-                continue
-            item = deal_row(row, today, zone)
-            while waiting and order(waiting[-1]) < order(item):
-                yield waiting.pop()
-            yield item
-        yield from reversed(waiting)
+    if elsewhere:
+        session.store.conn.create_function(
+            _LOCAL_DAY, 1, lambda value: dates.due_date(value, zone).isoformat(), deterministic=True
+        )
+        where = near + f" AND {_LOCAL_DAY}(d.next_due) BETWEEN ? AND ?"
+        params = [*near_params, first_day, last_day]
+        order = f" ORDER BY {_LOCAL_DAY}(d.next_due), d.next_due, d.number"
+    else:
+        after_last = (today + timedelta(days=1 - least)).isoformat()
+        where = " AND d.status = 'open' AND d.next_due >= ? AND d.next_due < ?" + owner_sql
+        params = [first_day, after_last, *owner_params]
+        order = " ORDER BY d.next_due, d.number"
 
     def count() -> int:
         found = session.store.one(
-            "SELECT COUNT(*) FROM deals d WHERE d.deleted_at IS NULL" + by_text, by_text_params
+            "SELECT COUNT(*) FROM deals d WHERE d.deleted_at IS NULL" + where, params
         )
-        listed_by_text = found[0] if found else 0
-        return listed_by_text + sum(
-            (first_day <= local <= last_day) - (first_day <= text <= last_day)
-            for text, local in apart.values()
-        )
+        return found[0] if found else 0
 
     missing_scope = (
         " AND d.status = 'open' AND (d.next_action IS NULL OR d.next_due IS NULL)" + owner_sql
@@ -417,7 +398,13 @@ def due(session: Session, *, only: str | None, within: int, owner: str | None) -
         )
         return (deal_row(row, today, zone) for row in rows)
 
-    return DueList(listed(), count, missing_count[0] if missing_count else 0, missing)
+    listed = session.store.iterate(DEAL_VIEW + where + order, params)
+    return DueList(
+        (deal_row(row, today, zone) for row in listed),
+        count,
+        missing_count[0] if missing_count else 0,
+        missing,
+    )
 
 
 def _pipeline_stages(session: Session, pipeline: str | None) -> tuple[Catalogue, list[Stage]]:
