@@ -135,3 +135,38 @@ def test_an_import_report_to_a_pipe_keeps_it_a_pipe(
     assert collect().startswith(b"record,row,column,value,outcome,reason\n")
     assert b",amount,12O,rejected," in collect()
     assert _is_untouched_fifo(path)
+
+
+def test_a_carriage_return_in_a_field_is_quoted_in_every_csv(cli: Cli, db_path: Path) -> None:
+    import csv
+    import io
+    import sqlite3
+
+    cli("add", "A", "--next", "call", "--due", "today")
+    title = "CR\ronly"  # nothing else that csv.writer would quote for
+    with sqlite3.connect(db_path) as conn:
+        conn.execute("UPDATE deals SET title = ?", (title,))
+    conn.close()
+    for args in (("list",), ("due",), ("export",)):
+        records = list(csv.reader(io.StringIO(cli(*args, "--format", "csv"), newline="")))
+        assert len(records) == 2, (args, records)
+        assert records[1][records[0].index("title")] == title, args
+
+
+def test_the_csv_fallback_for_carriage_returns_writes_what_csv_writer_writes() -> None:
+    import csv
+    import io
+
+    from dealctl.render import _csv_line
+
+    rows: list[list[object]] = [
+        ["plain", 12, None, 1.5, True, "", "a,b", 'say "hi"', "two\nlines", "株式会社　テスト"],
+        [""],
+        [None, ""],
+        [" spaced ", "-3", "=1+1"],
+    ]
+    for row in rows:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(row)
+        assert _csv_line(row) == buffer.getvalue(), row
+    assert _csv_line(["a\rb", "c"]) == '"a\rb",c\n'

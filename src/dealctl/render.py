@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -151,6 +151,43 @@ def _tsv_cell(value: Any) -> str:
     return str(_machine_value(value)).translate(_TSV_CELL)
 
 
+class CsvWriter:
+    """``csv.writer`` with ``\\n`` line endings that also quotes a field holding a carriage
+    return, as RFC 4180 asks. The csv module quotes only the characters of its own line
+    ending, and a lone CR left bare splits the record for most readers."""
+
+    def __init__(self, stream: IO[str] | Any) -> None:
+        import csv
+        import io
+
+        self._stream = stream
+        self._buffer = io.StringIO()
+        self._writer = csv.writer(self._buffer, lineterminator="\n")
+
+    def writerows(self, rows: Sequence[Sequence[Any]]) -> None:
+        self._writer.writerows(rows)  # the C writer; the rare CR is redone in Python
+        text = self._buffer.getvalue()
+        self._buffer.seek(0)
+        self._buffer.truncate()
+        if "\r" in text:
+            text = "".join(_csv_line(row) for row in rows)
+        self._stream.write(text)
+
+    def writerow(self, row: Sequence[Any]) -> None:
+        self.writerows([row])
+
+
+def _csv_line(row: Sequence[Any]) -> str:
+    """One CSV record as csv.writer writes it, with CR counted as a line break."""
+    fields = []
+    for value in row:
+        text = "" if value is None else str(value)
+        if any(c in text for c in ',"\r\n') or (text == "" and len(row) == 1):
+            text = '"' + text.replace('"', '""') + '"'
+        fields.append(text)
+    return ",".join(fields) + "\n"
+
+
 def write_rows(
     out: Output,
     fmt: str,
@@ -177,9 +214,7 @@ def write_rows(
     stream = out.stream
     if fmt in ("csv", "tsv"):
         if fmt == "csv":
-            import csv
-
-            writer = csv.writer(stream, lineterminator="\n")
+            writer = CsvWriter(stream)
             writer.writerow(keys)
             for row in rows:
                 writer.writerow(

@@ -13,7 +13,6 @@ Imports live in :mod:`dealctl.importing`.
 from __future__ import annotations
 
 import codecs
-import csv
 import io
 import json
 import sqlite3
@@ -22,7 +21,7 @@ from dataclasses import dataclass
 from typing import IO, Any, BinaryIO
 
 from dealctl.errors import InvalidInput
-from dealctl.render import _tsv_cell
+from dealctl.render import CsvWriter, _tsv_cell
 from dealctl.session import Session
 
 DEAL_FIELDS = (
@@ -42,7 +41,7 @@ CONTACT_FIELDS = (
 )  # fmt: skip
 EXPORT_KINDS = ("deals", "accounts", "contacts", "activities", "stage-changes")
 EXPORT_FORMATS = ("csv", "tsv", "json", "jsonl")
-_BATCH = 100  # rows handed to csv.writer at once: its C loop, with memory that stays flat
+_BATCH = 100  # rows handed to the CSV writer at once: its C loop, with memory that stays flat
 
 # Characters Excel reads as the start of a formula (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -309,7 +308,7 @@ def _cp932_ok(char: str) -> bool:
 
 
 class _Translated:
-    """A text stream that maps CP932 equivalents before writing (csv.writer's target)."""
+    """A text stream that maps CP932 equivalents before writing (the CSV writer's target)."""
 
     def __init__(self, stream: IO[str]) -> None:
         self.stream = stream
@@ -354,7 +353,7 @@ def write_export(
             if guard and encoding == "utf-8":
                 stream.write(codecs.BOM_UTF8.decode("utf-8"))
             if fmt == "csv":
-                writer = csv.writer(target, lineterminator="\n")
+                writer = CsvWriter(target)
                 writer.writerow(names)
                 for batch in iter(lambda: cursor.fetchmany(_BATCH), []):
                     writer.writerows(batch)

@@ -6,13 +6,13 @@ no message ever shows another cell of the file (an e-mail address or a token in 
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from dealctl.render import CsvWriter
 from dealctl.text import counted
 
 REPORT_COLUMNS = ("record", "row", "column", "value", "outcome", "reason")
@@ -155,7 +155,7 @@ def write_report(out: BinaryIO, report: ImportReport) -> None:
     """Every rejected cell and event as CSV, UTF-8 (``--report FILE``)."""
     stream = io.TextIOWrapper(out, encoding="utf-8", newline="")
     try:
-        writer = csv.writer(stream, lineterminator="\n")
+        writer = CsvWriter(stream)
         writer.writerow(REPORT_COLUMNS)
         for item in report.rejected:
             writer.writerow(
