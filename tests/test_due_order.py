@@ -134,3 +134,31 @@ def test_a_damaged_due_value_stops_due_before_it_writes_anything(
             f"dealctl: deal {number} has a damaged due value '2026-11-31' in the database;"
             " dealctl doctor says how to fix it\n"
         )
+
+
+def test_tables_show_a_due_time_in_the_zone_whatever_offset_it_was_stored_with(
+    cli: Cli, book: Path
+) -> None:
+    table = cli("due", "--format", "table")
+    rows = {line.split("│")[1].strip(): line for line in table.splitlines() if "│" in line}
+    assert "2026-12-03 20:00" in rows["C"]  # stored 2026-12-04T01:00:00+14:00
+    assert "2026-12-02 21:00" in rows["J"]  # stored 2026-12-03T02:00:00+14:00
+    assert "2026-12-03 10:00" in rows["I"]  # stored without an offset: as it is
+    assert "2026-12-01 22:00" in rows["L"]  # stored in the zone's own offset
+    number = _numbers(cli)["C"]
+    assert "due 2026-12-03 20:00" in cli("show", str(number))
+
+
+@pytest.mark.parametrize(
+    "text", ["7dwdw", "7ddd", "", " ", "d", "1e3", "-1", "7x", "９", "9" * 5000]
+)
+def test_a_within_that_is_not_a_number_of_days_or_weeks_is_refused(cli: Cli, text: str) -> None:
+    cli("due", "--within", text, code=2)
+    assert cli.stderr.startswith("dealctl: invalid --within"), cli.stderr
+
+
+@pytest.mark.parametrize(("text", "days"), [("0", 0), ("7", 7), ("7d", 7), ("2w", 14), (" 3D ", 3)])
+def test_within_takes_days_or_weeks(text: str, days: int) -> None:
+    from dealctl.analytics import parse_within
+
+    assert parse_within(text) == days

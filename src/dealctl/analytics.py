@@ -268,8 +268,8 @@ def stored_due_date(value: str, zone: Any, number: int) -> date:
 def deal_row(row: Any, today: date, zone: Any) -> dict[str, Any]:
     """A deal as the listing commands show it (the documented ``list`` columns).
 
-    Also carries ``probability_source`` (not a ``list`` column): see
-    :func:`probability_source`.
+    Also carries ``probability_source`` (see :func:`probability_source`) and ``due_shown``
+    (the due value in the zone, as tables show it), which are not ``list`` columns.
     """
     due = row["next_due"]
     due_day = stored_due_date(due, zone, row["number"]) if due else None
@@ -298,6 +298,7 @@ def deal_row(row: Any, today: date, zone: Any) -> dict[str, Any]:
         "updated_at": row["updated_at"],
         "last_contact_at": row["last_contact_at"],
         "probability_source": probability_source(row),
+        "due_shown": dates.due_shown(due, zone) if due_day else None,
     }
 
 
@@ -1096,11 +1097,10 @@ def revisit(
 def parse_within(text: str) -> int:
     """``7d`` / ``2w`` / ``7`` -> a number of days."""
     raw = text.strip().lower()
-    factor = 7 if raw.endswith("w") else 1
-    digits = raw.rstrip("dw")
-    if not digits.isdecimal():
+    digits, unit = (raw[:-1], raw[-1]) if raw.endswith(("d", "w")) else (raw, "d")
+    if not (digits.isdecimal() and digits.isascii()) or len(digits) > 6:
         raise InvalidInput(f"invalid --within {text!r}: use a number of days such as 7d or 2w")
-    days = int(digits) * factor
+    days = int(digits) * (7 if unit == "w" else 1)
     if days > _MAX_DAYS:
         raise InvalidInput(f"invalid --within {text!r}: at most {_MAX_DAYS} days")
     return days

@@ -219,8 +219,8 @@ def money_text(row: Mapping[str, Any], key: str = "amount") -> str:
 
 
 def due_text(row: Mapping[str, Any]) -> str:
-    due = row.get("next_due") or ""
-    return due.replace("T", " ")[:16]
+    """The due date, or date and time, in the user's zone (``due_shown`` of a deal row)."""
+    return str(row.get("due_shown") or "")
 
 
 def _bant_cell(row: Mapping[str, Any]) -> str:

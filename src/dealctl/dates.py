@@ -211,6 +211,17 @@ def due_date(value: str, zone: tzinfo) -> date:
         ) from None
 
 
+def due_shown(value: str, zone: tzinfo) -> str:
+    """A stored due value as a person reads it: the date, or the date and time in ``zone``
+    (``2026-12-04 14:00``), whatever offset it was written with. ``value`` is valid."""
+    if len(value) == 10:
+        return value
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(zone)
+    return moment.strftime("%Y-%m-%d %H:%M")
+
+
 def iso_now(moment: datetime) -> str:
     """``moment`` as stored: ISO 8601 with offset, to the second (``2026-12-03T09:00:00+09:00``)."""
     _zone_of(moment)

@@ -56,7 +56,7 @@ def due(
 
     if overdue and today:
         raise InvalidInput("--overdue and --today exclude each other")
-    days = analytics.parse_within(within) if within else 0
+    days = 0 if within is None else analytics.parse_within(within)
     with reading(ctx) as session:  # rows are written as they are read
         listing = analytics.due(
             session,
