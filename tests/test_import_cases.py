@@ -583,6 +583,23 @@ def test_rows_of_empty_cells_are_skipped_and_counted(cli: Cli, tmp_path: Path) -
     assert pick(deals(cli), "title", "amount") == [("A", 1), ("B", 2)]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "deal,amount\rA,1\rB,2\r",  # old Mac line ends
+        'deal,notes\r"A","one\r\ntwo"\rB,x\r\n\rC,"3\n4"',  # mixed, breaks in cells
+        'deal,notes\r\nA,1\r\nB,"x\ry"\r\n',  # CRLF with a return in a cell
+    ],
+)
+def test_lines_end_at_lf_crlf_or_a_lone_cr_as_in_a_text_stream(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "returns.csv"
+    path.write_bytes(text.encode("utf-8"))
+    table = load(str(path))
+    expected = [r for r in csv.reader(io.StringIO(text, newline="")) if r]
+    assert [table.headers, *table.records] == expected
+    assert len(table.rows) == len(table.records)
+
+
 def test_the_clock_of_an_import_is_the_session_clock(cli: Cli) -> None:
     cli("import", str(CASES / "case-03.csv"))
     assert deals(cli)[0]["created_at"] == NOW
