@@ -562,7 +562,7 @@ class _Cells:
         self.record = record
         self.row = row
         self.cells = cells
-        self.v = [c.strip() for c in cells]
+        self.v = list(map(str.strip, cells))
         self.v.append("")  # what a field without a column reads (index -1)
         self.rejected = False
 
@@ -661,7 +661,7 @@ class DealctlRows:
     def build(self, record: int, row: int, cells: list[str]) -> Built | None:
         run = self.run
         ix = self.ix
-        v = [c.strip() for c in cells]
+        v = list(map(str.strip, cells))
         v.append("")
         errors: list[tuple[str, str]] = []
         pipeline_id = self._pipeline(v[ix["pipeline"]] or self.default_pipeline)
@@ -745,6 +745,9 @@ class DealctlRows:
                 run.reject_cell(record, row, cells, target, reason)
             return None
         created = moments["created_at"]
+        tags = v[ix["tags"]]
+        if "," in tags:  # one tag, or none, is the stripped cell itself
+            tags = ",".join(t for t in tags.split(",") if t.strip())
         values: dict[str, Any] = {
             "title": title,
             "pipeline_id": pipeline_id,
@@ -756,7 +759,7 @@ class DealctlRows:
             "close_date": close_date,
             "next_due": next_due,
             "created_at": created or run.stamp,
-            "tags": ",".join(t for t in v[ix["tags"]].split(",") if t.strip()),
+            "tags": tags,
             # Left empty when the file has no date for it (see Writer.compare).
             "updated_at": moments["updated_at"] or created,
             "closed_at": moments["closed_at"],
