@@ -4,6 +4,7 @@ as a user would, with the expected values the cases README gives."""
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import os
@@ -598,6 +599,23 @@ def test_lines_end_at_lf_crlf_or_a_lone_cr_as_in_a_text_stream(tmp_path: Path, t
     expected = [r for r in csv.reader(io.StringIO(text, newline="")) if r]
     assert [table.headers, *table.records] == expected
     assert len(table.rows) == len(table.records)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_an_import_leaves_the_cycle_collector_as_it_found_it(
+    cli: Cli, tmp_path: Path, enabled: bool
+) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        cli("import", str(CASES / "case-03.csv"))
+        assert gc.isenabled() is enabled
+        cli("import", str(empty), code=2)  # refused from inside the import
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
 
 
 def test_the_clock_of_an_import_is_the_session_clock(cli: Cli) -> None:
