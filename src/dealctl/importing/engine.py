@@ -403,8 +403,9 @@ class Run:
         if ekey:
             found = self.contacts_by_email.get(ekey)
             by_email = found is not None
-        if found is None and name:
-            candidate = self.contacts_by_name.get((norm(name), account_id))
+        name_key = norm(name) if name else None
+        if found is None and name_key is not None:
+            candidate = self.contacts_by_name.get((name_key, account_id))
             if candidate is not None and (
                 ekey is None or not candidate.email or email_key(candidate.email) == ekey
             ):
@@ -424,7 +425,8 @@ class Run:
             self.pending_contacts.append(contact)
             if ekey:
                 self.contacts_by_email[ekey] = contact
-            self.contacts_by_name.setdefault((norm(label), account_id), contact)
+            key = name_key if name_key is not None else norm(label)
+            self.contacts_by_name.setdefault((key, account_id), contact)
             if phone:
                 self.contacts_by_phone.setdefault((phone_key(phone), account_id), contact)
             self.report.contacts += 1
@@ -1410,23 +1412,25 @@ class Writer:
         run.phase = "matching"
         total = len(items)
         checked: list[tuple[Built, str | None]] = []
+        account_id, contact_id, match, tick = run.account_id, run.contact_id, self.match, run.tick
+        rejected = run.report.rejected
         for done, item in enumerate(items, start=1):
             values = item.values
             if has_account:
-                values["account_id"] = run.account_id(
+                values["account_id"] = account_id(
                     item.account, item.record, item.row, item.account_column
                 )
             if has_contact:
                 values["contact_id"] = (
-                    run.contact_id(item.contact, values.get("account_id"), item)
+                    contact_id(item.contact, values.get("account_id"), item)
                     if item.contact is not None
                     else None
                 )
-            before = len(run.report.rejected)
-            found = self.match(item)
-            if len(run.report.rejected) == before:
+            before = len(rejected)
+            found = match(item)
+            if len(rejected) == before:
                 checked.append((item, found))
-            run.tick(done, total)
+            tick(done, total)
         titled = self.by_title() if self.titled else {}
         for item, found in checked:
             values = item.values
