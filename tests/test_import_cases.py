@@ -4,6 +4,7 @@ as a user would, with the expected values the cases README gives."""
 from __future__ import annotations
 
 import csv
+import gc
 import io
 import json
 import os
@@ -581,6 +582,40 @@ def test_rows_of_empty_cells_are_skipped_and_counted(cli: Cli, tmp_path: Path) -
         "  2 blank rows skipped\n"
     )
     assert pick(deals(cli), "title", "amount") == [("A", 1), ("B", 2)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "deal,amount\rA,1\rB,2\r",  # old Mac line ends
+        'deal,notes\r"A","one\r\ntwo"\rB,x\r\n\rC,"3\n4"',  # mixed, breaks in cells
+        'deal,notes\r\nA,1\r\nB,"x\ry"\r\n',  # CRLF with a return in a cell
+    ],
+)
+def test_lines_end_at_lf_crlf_or_a_lone_cr_as_in_a_text_stream(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "returns.csv"
+    path.write_bytes(text.encode("utf-8"))
+    table = load(str(path))
+    expected = [r for r in csv.reader(io.StringIO(text, newline="")) if r]
+    assert [table.headers, *table.records] == expected
+    assert len(table.rows) == len(table.records)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_an_import_leaves_the_cycle_collector_as_it_found_it(
+    cli: Cli, tmp_path: Path, enabled: bool
+) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_bytes(b"")
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        cli("import", str(CASES / "case-03.csv"))
+        assert gc.isenabled() is enabled
+        cli("import", str(empty), code=2)  # refused from inside the import
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
 
 
 def test_the_clock_of_an_import_is_the_session_clock(cli: Cli) -> None:

@@ -32,6 +32,9 @@ Params = Sequence[Any] | Mapping[str, Any]
 
 
 _last_id = [0, 0]  # (milliseconds, 12-bit counter) of the previous id in this process
+_TIME_MASK = (1 << 48) - 1
+_TAIL_MASK = (1 << 62) - 1
+_VERSION_AND_VARIANT = 0x7 << 76 | 0b10 << 62
 
 
 def new_id() -> str:
@@ -44,17 +47,16 @@ def new_id() -> str:
     # One read of the system's random source per id (bulk imports make hundreds of
     # thousands): 62 bits for the tail, 11 to seed the counter.
     bits = int.from_bytes(os.urandom(10), "big")
-    counter = bits >> 69
-    if millis <= _last_id[0]:
-        millis, counter = _last_id[0], _last_id[1] + 1
+    last_millis, last_counter = _last_id
+    if millis <= last_millis:
+        millis, counter = last_millis, last_counter + 1
         if counter >= 1 << 12:
             millis, counter = millis + 1, 0
-    _last_id[:] = [millis, counter]
-    value = (millis & ((1 << 48) - 1)) << 80
-    value |= 0x7 << 76
-    value |= counter << 64
-    value |= 0b10 << 62
-    value |= bits & ((1 << 62) - 1)
+    else:
+        counter = bits >> 69
+    _last_id[0] = millis
+    _last_id[1] = counter
+    value = (millis & _TIME_MASK) << 80 | _VERSION_AND_VARIANT | counter << 64 | bits & _TAIL_MASK
     text = f"{value:032x}"
     return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 import json
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -145,6 +145,7 @@ def load(
     raw = read_bytes(path, stdin)
     text, codec = decode(raw, name, encoding)
     bom = raw.startswith(_BOM)
+    del raw  # the text is all that is read from here on
     if fmt is not None and fmt not in FORMATS:
         raise InvalidInput(f"unknown import format {fmt!r}: use one of {', '.join(FORMATS)}")
     chosen = fmt or guess_format(path, text)
@@ -182,7 +183,7 @@ def _clean_headers(headers: list[str]) -> list[str]:
 
 def _blank(cells: list[str]) -> bool:
     """A row with no text: an empty line, or a spreadsheet's row of empty cells (``,,,``)."""
-    return not any(c.strip() for c in cells)
+    return not any(map(str.strip, cells))
 
 
 # The rest of a quoted cell after its opening quote, up to its closing quote ("" is a
@@ -210,11 +211,39 @@ def _unclosed_quote(text: str, start: int, delimiter: str) -> int | None:
     return None
 
 
+# A line break where a lone \r may also end a line.
+_BREAK = re.compile("\r\n?|\n")
+
+
+class _Lines:
+    """The lines of a text with their breaks, as ``io.StringIO(text, newline="")`` reads
+    them (\n, \r\n or \r; never U+2028), without its copy of the whole text at four bytes
+    a character. ``pos`` is where the line after the last one read starts."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def __iter__(self) -> Iterator[str]:
+        text = self.text
+        lone_returns = text.count("\r") != text.count("\r\n")
+        pos, size = 0, len(text)
+        while pos < size:
+            if lone_returns:
+                found = _BREAK.search(text, pos)
+                end = found.end() if found else size
+            else:
+                end = text.find("\n", pos) + 1 or size
+            self.pos = end
+            yield text[pos:end]
+            pos = end
+
+
 def _csv(text: str, delimiter: str) -> tuple[list[str], list[list[str]], list[int], int]:
-    # StringIO with newline="" splits only at \n, \r\n and \r (never at U+2028), and
-    # quoted cells keep their line breaks. A quoted cell that never closes would take
-    # the rest of the file as its value: the last record read is checked for one.
-    stream = io.StringIO(text, newline="")
+    # Lines end only at \n, \r\n and \r (never at U+2028), and quoted cells keep their
+    # line breaks. A quoted cell that never closes would take the rest of the file as its
+    # value: the last record read is checked for one.
+    stream = _Lines(text)
     reader = csv.reader(stream, delimiter=delimiter)
     try:
         headers = _clean_headers(next(reader))
@@ -227,13 +256,13 @@ def _csv(text: str, delimiter: str) -> tuple[list[str], list[list[str]], list[in
     rows: list[int] = []
     row = 1
     blank = 0
-    start = stream.tell()  # where the record being read begins
+    start = stream.pos  # where the record being read begins
     last = (0, 0, 1)  # (offset, record, row) of the last record read
     try:
         for cells in reader:
             row += 1
             last = (start, len(records) + 1, row)
-            start = stream.tell()
+            start = stream.pos
             if _blank(cells):
                 blank += cells not in ([], [""])  # an empty line is no row at all
                 continue
