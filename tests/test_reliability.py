@@ -984,6 +984,7 @@ def test_hostile_text_is_stored_as_text_and_names_come_from_allow_lists(
 SQL_FSTRINGS = {
     ("accounts.py", ("_STATUS_ORDER",)),
     ("analytics.py", ("_IDLE_SQL",)),
+    ("analytics.py", ("_LOCAL_DAY",)),
     ("analytics.py", ("marks",)),
     ("analytics.py", ("position",)),
     ("analytics.py", ("index", "index")),
