@@ -486,29 +486,19 @@ def open_deals(
     return deals
 
 
-def _owner(owner: str | None) -> tuple[str, list[Any]]:
-    return ("d.owner = ?", [owner]) if owner else ("", [])
-
-
-def stale(
-    session: Session, owner: str | None = None, *, filters: Filters | None = None
-) -> list[dict[str, Any]]:
-    """Open deals idle longer than their stage's rot days, longest idle first."""
-    where, params = (
-        _owner(owner)
-        if filters is None
-        else where_for(session, filters, period_column="d.close_date")
+def stale_among(deals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Those of some :func:`open_deals` rows idle longer than their stage's rot days, with
+    ``days_over``, longest idle first (copies: the rows given are left as they are)."""
+    return sorted(
+        ({**d, "days_over": d["idle_days"] - d["rot_days"]} for d in deals if d["stale"]),
+        key=lambda d: (-d["idle_days"], d["number"]),
     )
-    rows = [d for d in open_deals(session, where, params) if d["stale"]]
-    for row in rows:
-        row["days_over"] = row["idle_days"] - row["rot_days"]
-    return sorted(rows, key=lambda d: (-d["idle_days"], d["number"]))
 
 
-def slipped(session: Session, owner: str | None = None) -> list[dict[str, Any]]:
-    """Open deals whose expected close date has passed, oldest first."""
-    rows = [d for d in open_deals(session, *_owner(owner)) if d["slipped"]]
-    return sorted(rows, key=lambda d: (d["close_date"], d["number"]))
+def slipped_among(deals: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Those of some :func:`open_deals` rows whose expected close date has passed, oldest
+    first."""
+    return sorted((d for d in deals if d["slipped"]), key=lambda d: (d["close_date"], d["number"]))
 
 
 def weighted_totals(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -924,10 +914,7 @@ def stale_report(session: Session, filters: Filters | None = None) -> StaleRepor
     filters = filters or Filters()
     where, params = where_for(session, filters, period_column="d.close_date")
     deals = open_deals(session, where, params)
-    stale_rows = sorted(
-        ({**d, "days_over": d["idle_days"] - d["rot_days"]} for d in deals if d["stale"]),
-        key=lambda d: (-d["idle_days"], d["number"]),
-    )
+    stale_rows = stale_among(deals)
     missing = sorted(
         (d for d in deals if not d["next_action"] or not d["next_due"]),
         key=lambda d: d["number"],

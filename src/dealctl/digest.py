@@ -201,7 +201,7 @@ def build(session: Session, *, owner: str | None = None, days: int | None = None
             "stale",
             "Stale",
             "stale",
-            analytics.stale(session, owner),
+            analytics.stale_among(open_rows),
             by_id,
             lambda d: f"idle {counted(d['idle_days'], 'day')} (stage limit {d['rot_days']})",
         ),
@@ -209,7 +209,7 @@ def build(session: Session, *, owner: str | None = None, days: int | None = None
             "slipped",
             "Past expected close",
             "past expected close",
-            analytics.slipped(session, owner),
+            analytics.slipped_among(open_rows),
             by_id,
             lambda d: (
                 f"expected close {d['close_date']},"
