@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 
 from dealctl import dates
 from dealctl.catalogue import Catalogue, Stage
-from dealctl.deals import parse_tags, record_stage_change, update
+from dealctl.deals import parse_tags, record_stage_change, refresh_moved_at, update
 from dealctl.errors import InvalidInput
 from dealctl.importing import cells as cell
 from dealctl.importing import presets
@@ -1785,6 +1785,12 @@ def import_file(
         writer.write()
         if related is not None:
             related()
+        # The deals created here got their stage history in bulk: moved_at in one statement.
+        refresh_moved_at(
+            session.store,
+            "id IN (SELECT entity_id FROM changes WHERE command_id = ? AND field = 'imported')",
+            (session.store.command_id,),
+        )
     return report
 
 
