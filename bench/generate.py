@@ -304,6 +304,7 @@ def generate(size: int, folder: Path, seed: int = SEED) -> Book:
         "updated_at",
         "closed_at",
         "last_contact_at",
+        "moved_at",
     ]
     deals: list[tuple[Any, ...]] = []
     moves: list[tuple[Any, ...]] = []
@@ -451,6 +452,7 @@ def generate(size: int, folder: Path, seed: int = SEED) -> Book:
             "updated_at": updated,
             "closed_at": closed_at,
             "last_contact_at": contact_at,
+            "moved_at": _stamp(last_event),  # its last stage change, as dealctl keeps it
         }
         deals.append(tuple(values[c] for c in deal_columns))
         changes.append(("deal", deal_id, "imported", f"#{number}"))

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.conftest import NOW, SHARED, Cli
+from tests.fixtures.dbstate import moved_at_astray
 
 SALESFORCE = SHARED / "data" / "salesforce-export"
 TOKYO = ZoneInfo("Asia/Tokyo")
@@ -583,6 +584,21 @@ def test_on_duplicate_update_is_the_default_and_is_reported(cli: Cli, tmp_path: 
         ("amount", "1250050", "1400000"),
         ("stage", "proposal", "negotiation"),
     ]
+
+
+def test_imported_deals_carry_their_last_stage_change(
+    cli: Cli, tmp_path: Path, db_path: Path
+) -> None:
+    """moved_at of created deals (history written in bulk) and of updated ones (a new
+    stage change) is the latest moment of their history; undo takes both back."""
+    cli("import", str(write(tmp_path, "deals.csv", PIPEDRIVE)))
+    assert moved_at_astray(db_path) == []
+    cli("import", str(_changed_pipedrive(tmp_path)))
+    assert moved_at_astray(db_path) == []
+    cli("undo")
+    assert moved_at_astray(db_path) == []
+    cli("undo")
+    assert moved_at_astray(db_path) == []
 
 
 def test_on_duplicate_skip_leaves_stored_deals_alone(cli: Cli, tmp_path: Path) -> None:

@@ -3,7 +3,8 @@
 The SQL is not copied here: each command runs for real with SQLite's trace callback on
 the connection dealctl opens, and every statement it sent that reads deals or stage
 changes is explained. A report that starts scanning the wide deals rows (or whose query
-no longer matches the index shaped for it, see migrations 0003_report_indexes) fails.
+no longer matches the index shaped for it, see migrations 0003_report_indexes
+and 0006_deal_moved_at) fails.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from tests.conftest import EXAMPLES, Cli
 # What each report's queries must use between them.
 INTENDED = {
     "due": {"deals_next", "deals_no_next"},
-    "pipeline": {"deals_open", "stage_changes_live"},
+    "pipeline": {"deals_open_idle"},
     "funnel": {"deals_pipeline", "stage_changes_live"},
-    "forecast": {"deals_open"},
+    "forecast": {"deals_open_idle"},
 }
 _READS = re.compile(r"\b(deals|stage_changes)\b")
 # A plan step that reads a table's rows one after another, with no index or only the
@@ -113,9 +114,11 @@ def test_report_totals_read_only_the_covering_index(
     if not grouped:
         pytest.skip(f"{args[0]} totals open deals in Python: no SQL aggregate to check")
     for steps in grouped:
-        assert any(step.startswith("SEARCH d USING COVERING INDEX deals_open") for step in steps), (
-            steps
-        )
+        assert any(
+            step.startswith("SEARCH d USING COVERING INDEX deals_open_idle") for step in steps
+        ), steps
+        # Idle days come from the deal's own moved_at: no deal's stage history is read.
+        assert not any(re.search(r"\bsc\b|stage_changes", step) for step in steps), steps
 
 
 def _needs(command: str) -> None:

@@ -634,6 +634,76 @@ def test_doctor_finds_a_stage_history_that_does_not_end_at_the_deal(
     ]
 
 
+def test_doctor_finds_a_last_stage_change_that_disagrees_with_the_history(
+    cli: Cli, db_path: Path
+) -> None:
+    _small_pipeline(cli)
+    assert _doctor(cli, code=0) == []
+    _sql(
+        db_path,
+        "UPDATE deals SET moved_at = NULL WHERE number = 1",
+        "UPDATE deals SET moved_at = '2020-01-01T00:00:00+09:00' WHERE number = 2",
+    )
+    rows = _doctor(cli)
+    stamp = "2026-12-03T09:00:00+09:00"  # every move happened at the test clock's moment
+    assert [(r["check"], r["number"], r["problem"]) for r in rows] == [
+        ("states", 1, f"deal 1 has a last stage change of none stored, but its stage"
+                      f" history's latest is {stamp}"),
+        ("states", 2, "deal 2 has a last stage change of 2020-01-01T00:00:00+09:00 stored,"
+                      f" but its stage history's latest is {stamp}"),
+    ]  # fmt: skip
+    for row in rows:
+        assert row["fix"] == (
+            f"sqlite3 FILE \"UPDATE deals SET moved_at = '{stamp}' WHERE id = '{row['id']}'\""
+        )
+        _run_fix(db_path, row["fix"])
+    assert _doctor(cli, code=0) == []
+
+
+def test_the_upgrade_to_schema_6_fills_moved_at_from_the_live_stage_history(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 0006 copies each deal's latest live stage-change moment to deals.moved_at:
+    a history row taken back (soft-deleted) before the upgrade does not count."""
+    db = tmp_path / "old.db"
+    shutil.copy(SCHEMA1, db)
+    db.chmod(0o600)
+    steps = migrations.STEPS
+    monkeypatch.setattr(migrations, "STEPS", steps[:5])
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", 5)
+    cli("--db", str(db), "list")  # now at schema 5, as the previous dealctl left it
+    conn = _connect(db, isolation_level=None)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+    # The latest row of the deal with the longest history is taken back; another deal
+    # loses its whole history.
+    longest, second = conn.execute(
+        "SELECT deal_id FROM stage_changes GROUP BY deal_id ORDER BY COUNT(*) DESC, deal_id LIMIT 2"
+    ).fetchall()
+    conn.execute(
+        "UPDATE stage_changes SET deleted_at = '2026-12-01T00:00:00+09:00' WHERE id = (SELECT id"
+        " FROM stage_changes WHERE deal_id = ? ORDER BY at DESC, rowid DESC LIMIT 1)",
+        longest,
+    )
+    conn.execute(
+        "UPDATE stage_changes SET deleted_at = '2026-12-01T00:00:00+09:00' WHERE deal_id = ?",
+        second,
+    )
+    expected: dict[str, str | None] = {r[0]: None for r in conn.execute("SELECT id FROM deals")}
+    for deal_id, at in conn.execute(
+        "SELECT deal_id, at FROM stage_changes WHERE deleted_at IS NULL"
+    ):
+        expected[deal_id] = max(at, expected[deal_id] or at)
+    conn.close()
+    assert expected[second[0]] is None and len(expected) == 47
+    monkeypatch.setattr(migrations, "STEPS", steps)
+    monkeypatch.setattr(migrations, "SCHEMA_VERSION", len(steps))
+    cli("--db", str(db), "list")
+    assert cli.stderr.startswith(f"dealctl: upgraded {db} from schema 5 to {len(steps)};")
+    conn = _connect(db)
+    assert dict(conn.execute("SELECT id, moved_at FROM deals").fetchall()) == expected
+    conn.close()
+
+
 def test_doctor_reports_a_damaged_file(cli: Cli, db_path: Path) -> None:
     cli("import", str(EXAMPLES / "book"))
     conn = _connect(db_path)
@@ -983,7 +1053,7 @@ def test_hostile_text_is_stored_as_text_and_names_come_from_allow_lists(
 # then added here (and to the audit in docs/reliability.md).
 SQL_FSTRINGS = {
     ("accounts.py", ("_STATUS_ORDER",)),
-    ("analytics.py", ("_IDLE_SQL",)),
+    ("analytics.py", ("_LAST_ACTIVE",)),
     ("analytics.py", ("_LOCAL_DAY",)),
     ("analytics.py", ("marks",)),
     ("analytics.py", ("position",)),
@@ -993,10 +1063,12 @@ SQL_FSTRINGS = {
     ("deals.py", ("columns", "marks")),
     ("deals.py", ("assignments",)),
     ("deals.py", ("order",)),
+    ("deals.py", ("LAST_MOVE", "where")),
     ("doctor.py", ("table",)),
     ("doctor.py", ("table", "table")),
     ("doctor.py", ("table", "parent", "column")),
     ("doctor.py", ("base", "condition")),
+    ("doctor.py", ("LAST_MOVE", "LAST_MOVE")),
     # Column names of doctor's constant _DATED, and conditions built from them and
     # constant GLOB patterns (surely_well_formed); the table is a key of _DATED.
     ("doctor.py", ("', '.join(values)", "doubtful")),

@@ -16,8 +16,8 @@ import pytest
 
 from dealctl.session import open_session
 from dealctl.storage import actor, new_id
-from tests.conftest import EXAMPLES, Cli, read_until_closed
-from tests.fixtures.dbstate import live_state
+from tests.conftest import EXAMPLES, Cli, read_until_closed, set_clock
+from tests.fixtures.dbstate import live_state, moved_at_astray
 
 
 @pytest.fixture
@@ -69,6 +69,33 @@ def test_reopen_is_undone(book: Cli, db_path: Path) -> None:
     book("undo")
     assert live_state(db_path) == before
     assert _show(book, "1")["status"] == "lost"
+
+
+def test_undoing_an_advance_gives_back_the_idle_days(
+    book: Cli, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Idle days count from the last stage change (deals.moved_at): undo takes the move
+    back, and the days since the move before it count again; redo brings the move back."""
+
+    def idle() -> dict[str, object]:
+        rows = json.loads(book("pipeline", "--format", "json"))
+        return {r["stage"]: r["avg_idle_days"] for r in rows if r["count"]}
+
+    set_clock(monkeypatch, "2026-12-10T09:00:00+09:00")
+    book("advance", "1")  # approach -> hearing, a week after it was added
+    set_clock(monkeypatch, "2026-12-12T09:00:00+09:00")
+    before = idle()
+    assert before == {"hearing": 2.0, "proposal": 9.0}
+    book("advance", "1")
+    assert idle() == {"proposal": 4.5}  # deal 1 idle 0 days, deal 2 idle 9 days
+    book("undo")
+    assert idle() == before  # deal 1 is 2 days idle again, not 0 nor 9 (its creation)
+    book("undo", "--redo")
+    assert idle() == {"proposal": 4.5}
+    book("undo")
+    book("undo")  # the first advance too: idle since creation
+    assert idle() == {"approach": 9.0, "proposal": 9.0}
+    assert moved_at_astray(db_path) == []
 
 
 def _show(cli: Cli, number: str) -> dict[str, object]:

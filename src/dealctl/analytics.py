@@ -418,14 +418,11 @@ def _pipeline_stages(session: Session, pipeline: str | None) -> tuple[Catalogue,
 
 # --- open deals: idle days, stale, days in stage ---------------------------------------------
 
-# The latest of creation, last follow-up and last stage change, as stored text (the same
-# comparison Python's max() makes in idle_days).
-_LAST_MOVE = (
-    "(SELECT MAX(sc.at) FROM stage_changes sc WHERE sc.deal_id = d.id AND sc.deleted_at IS NULL)"
-)
-_IDLE_SQL = (
-    "CAST(julianday(?) - julianday(substr(MAX(d.created_at, COALESCE(d.last_contact_at, ''),"
-    f" COALESCE({_LAST_MOVE}, '')), 1, 10)) AS INTEGER)"
+# The day a deal was last active: the latest of creation, last follow-up and last stage
+# change (``moved_at``), compared as stored text (as Python's max() does in idle_days).
+# The very expression the index deals_open_idle holds (migration 0006): keep them alike.
+_LAST_ACTIVE = (
+    "substr(MAX(d.created_at, COALESCE(d.last_contact_at, ''), COALESCE(d.moved_at, '')), 1, 10)"
 )
 # Whole days the deal has spent open at its current stage, over every visit: each stage
 # change row at that stage with status open lasts until the deal's next row (or today).
@@ -455,8 +452,7 @@ def open_deals(
     """
     today = session.today
     rows = session.store.query(
-        "SELECT v.*, (SELECT MAX(at) FROM stage_changes sc WHERE sc.deal_id = v.id"
-        " AND sc.deleted_at IS NULL) AS moved_at, "
+        "SELECT v.*, "
         + _STAGE_DAYS_SQL
         + " AS stage_days FROM ("
         + DEAL_VIEW
@@ -536,24 +532,24 @@ def pipeline(
     )
     where = f"d.stage_id IN ({marks})" + (f" AND {extra}" if extra else "")
     where_params = [s.id for s in open_stages] + extra_params
-    # One row per stage, currency and idle days; stale counts, idle sums and the stage's
+    # One row per stage, currency and day last active, read in the order of the index
+    # deals_open_idle (no sort); idle days, stale counts, idle sums and the stage's
     # probability are applied here, so no row is read twice and no table is joined.
-    # (LIMIT -1 keeps the inner query from being merged into the outer one, which would
-    # compute each deal's idle days twice.)
     groups = session.store.query(
-        "SELECT stage_id, currency, idle, COUNT(*) AS n, SUM(COALESCE(amount, 0)) AS amount,"
-        " SUM(COALESCE(amount, 0) * probability) AS by_hand,"
-        " SUM(CASE WHEN probability IS NULL THEN COALESCE(amount, 0) ELSE 0 END) AS by_stage"
-        f" FROM (SELECT d.stage_id, d.currency, d.amount, d.probability, {_IDLE_SQL} AS idle"
+        f"SELECT d.stage_id, d.currency, {_LAST_ACTIVE} AS day, COUNT(*) AS n,"
+        " SUM(COALESCE(d.amount, 0)) AS amount,"
+        " SUM(COALESCE(d.amount, 0) * d.probability) AS by_hand,"
+        " SUM(CASE WHEN d.probability IS NULL THEN COALESCE(d.amount, 0) ELSE 0 END) AS by_stage"
         " FROM deals d WHERE d.deleted_at IS NULL AND d.status = 'open' AND "
         + where
-        + " LIMIT -1) GROUP BY 1, 2, 3",
-        [session.today.isoformat(), *where_params],
+        + " GROUP BY 1, 2, 3",
+        where_params,
     )
     by_id = {s.id: s for s in open_stages}
     totals: dict[tuple[str, str], dict[str, int]] = {}
     for group in groups:
         stage = by_id[group["stage_id"]]
+        idle = (session.today - date.fromisoformat(group["day"])).days
         bucket = totals.setdefault(
             (stage.id, group["currency"]),
             {"n": 0, "amount": 0, "weighted": 0, "stale": 0, "idle": 0},
@@ -562,8 +558,8 @@ def pipeline(
         bucket["n"] += n
         bucket["amount"] += group["amount"]
         bucket["weighted"] += (group["by_hand"] or 0) + group["by_stage"] * stage.probability
-        bucket["idle"] += group["idle"] * n
-        if stage.rot_days is not None and group["idle"] > stage.rot_days:
+        bucket["idle"] += idle * n
+        if stage.rot_days is not None and idle > stage.rot_days:
             bucket["stale"] += n
     currencies = sorted({c for _, c in totals}) or [session.config.currency]
     out = []

@@ -205,6 +205,21 @@ def contact_id_for(session: Session, text: str, account_id: str | None) -> str |
     return contact_id
 
 
+# A deal's latest live stage-change moment: what ``deals.moved_at`` holds (migration 0006)
+# and analytics age open deals by. Commands that write stage history refresh it; undo and
+# redo, which soft-delete and bring back history rows, leave it to the schema's trigger.
+LAST_MOVE = (
+    "(SELECT MAX(sc.at) FROM stage_changes sc WHERE sc.deal_id = deals.id"
+    " AND sc.deleted_at IS NULL)"
+)
+
+
+def refresh_moved_at(store: Store, where: str, params: Sequence[Any]) -> None:
+    """Set ``moved_at`` of the deals ``where`` selects (SQL from callers, never from input)
+    from their stage history."""
+    store.execute(f"UPDATE deals SET moved_at = {LAST_MOVE} WHERE {where}", params)
+
+
 def record_stage_change(
     session: Session,
     deal_id: str,
@@ -229,6 +244,7 @@ def record_stage_change(
             session.store.command_id,
         ),
     )
+    refresh_moved_at(session.store, "id = ?", (deal_id,))
 
 
 def _values(session: Session, fields: DealFields, deal: sqlite3.Row | None) -> dict[str, Any]:

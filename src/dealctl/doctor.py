@@ -7,7 +7,8 @@ point at a deleted or missing record, change-log rows about records that no long
 exist); impossible states (a won deal with a lost reason, a status that disagrees with
 the stage's kind, a stage that is not in the deal's pipeline, a deal at a retired
 stage, a due date without a next action, a stage history that does not end where the
-deal is, a stored date or moment not in its documented form); and numbers used twice.
+deal is, a stored last stage change that is not the history's latest, a stored date or
+moment not in its documented form); and numbers used twice.
 
 Like :mod:`dealctl.undo`, the generic checks read tables and foreign keys from the
 file itself, so tables added later are checked too. Every identifier put into SQL
@@ -26,6 +27,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from dealctl.deals import LAST_MOVE
 from dealctl.errors import DatabaseError
 from dealctl.storage import Store
 from dealctl.undo import CATALOGUE, Schema, entity_of
@@ -447,6 +449,28 @@ def _states(store: Store, schema: Schema) -> list[Problem]:
                 f"dealctl history {row['number']} shows its moves; re-enter the last one with"
                 f" dealctl advance {row['number']} STAGE (funnel and pipeline ages read"
                 " this history)",
+            )
+        )
+    # moved_at repeats the latest live moment of that history, for the reports that age
+    # open deals (migration 0006): one that disagrees gives wrong idle days.
+    for row in store.query(
+        f"SELECT id, number, moved_at, {LAST_MOVE} AS latest FROM deals"
+        f" WHERE deleted_at IS NULL AND moved_at IS NOT {LAST_MOVE} ORDER BY number, id"
+    ):
+        latest = row["latest"]
+        if latest is not None and not well_formed(latest, "moment"):
+            continue  # the history's moment is wrong: the date check reports it
+        out.append(
+            Problem(
+                "states",
+                "deals",
+                row["number"],
+                str(row["id"]),
+                f"deal {row['number']} has a last stage change of {row['moved_at'] or 'none'}"
+                f" stored, but its stage history's latest is {latest or 'none'}",
+                _update_sql(
+                    "deals", f"moved_at = {_quoted(latest) if latest else 'NULL'}", row["id"]
+                ),
             )
         )
     return out + _dates(store, schema)

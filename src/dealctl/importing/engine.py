@@ -23,7 +23,7 @@ from typing import Any, BinaryIO
 
 from dealctl import dates
 from dealctl.catalogue import Catalogue, Stage
-from dealctl.deals import parse_tags, record_stage_change, update
+from dealctl.deals import parse_tags, record_stage_change, refresh_moved_at, update
 from dealctl.errors import InvalidInput
 from dealctl.importing import cells as cell
 from dealctl.importing import presets
@@ -48,7 +48,7 @@ _INSERT_COLUMNS = (
     "id", "number", "title", "account_id", "contact_id", "pipeline_id", "stage_id", "status",
     "amount", "currency", "probability", "close_date", "next_action", "next_due", "owner",
     "source", "tags", "purpose", "proposal", "notes", "lost_reason", "lost_note", "created_at",
-    "updated_at", "closed_at", "last_contact_at", "external_source", "external_id",
+    "updated_at", "closed_at", "last_contact_at", "external_source", "external_id", "moved_at",
 )  # fmt: skip
 _INSERT_DEAL = (
     f"INSERT INTO deals ({', '.join(_INSERT_COLUMNS)})"
@@ -147,6 +147,7 @@ class Built:
     cells: list[str] | None = None  # the cells as read, kept when a refusal may quote them
     key_column: str = ""  # the column holding the id the deal is matched by
     number_text: str = ""  # the deal's number as written (book folders refer to it)
+    history: list[tuple[Any, ...]] = field(default_factory=list)  # rows made with the deal
 
 
 class Columns:
@@ -1532,11 +1533,12 @@ class Writer:
         self._fill_contacts()
         store.executemany(_INSERT_CHANGE, changes)
         # Generators all: executemany takes each prepared row as it is made, so a large
-        # import never holds every tuple of every table at once.
+        # import never holds every tuple of every table at once (only the stage history,
+        # made with each deal row for its moved_at, waits for the deals to be written).
         run.phase = "writing"
         store.executemany(_INSERT_DEAL, self._deal_rows())
         if not run.book_history:
-            history = (row for item in self.new for row in self._history(item, item.values))
+            history = (row for item in self.new for row in item.history)
             self.report.stage_changes += store.executemany(_INSERT_HISTORY, history)
         store.executemany(
             _INSERT_CHANGE,
@@ -1553,7 +1555,11 @@ class Writer:
         run = self.run
         total = len(self.new)
         for done, item in enumerate(self.new, start=1):
-            yield tuple(map(self._new_row(item).get, _INSERT_COLUMNS))
+            row = self._new_row(item)
+            if not run.book_history:  # else the book's own history is written, and read back
+                item.history = self._history(item, row)
+                row["moved_at"] = max(r[6] for r in item.history)  # the latest at
+            yield tuple(map(row.get, _INSERT_COLUMNS))
             if done % PROGRESS_EVERY == 0:
                 run.tick(done, total)
         run.tick(total, total)
@@ -1819,6 +1825,12 @@ def _import(
         writer.write()
         if related is not None:
             related()
+        if run.book_history:  # the new deals' history came from the book: moved_at from it
+            refresh_moved_at(
+                session.store,
+                "id IN (SELECT entity_id FROM changes WHERE command_id = ? AND field = 'imported')",
+                (session.store.command_id,),
+            )
     return report
 
 
