@@ -98,6 +98,18 @@ def test_every_due_query_reads_a_due_index(
         assert re.search(r"INDEX deals_(next|no_next)\b", steps[0]), (steps, sql)
 
 
+def test_the_funnel_reads_stage_history_from_the_index_alone(
+    cli: Cli, db_path: Path, traced: list[str]
+) -> None:
+    cli("import", str(EXAMPLES / "book"))
+    traced.clear()
+    cli("funnel", "--format", "json")
+    steps = [step for _, plan in _plans(db_path, traced) for step in plan if " sc " in f" {step} "]
+    assert steps, "the funnel read no stage history"
+    for step in steps:
+        assert step.startswith("SEARCH sc USING COVERING INDEX stage_changes_live"), step
+
+
 @pytest.mark.parametrize("args", [("pipeline", "--summary"), ("forecast",)])
 def test_report_totals_read_only_the_covering_index(
     args: tuple[str, ...], cli: Cli, db_path: Path, traced: list[str]

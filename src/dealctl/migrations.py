@@ -267,6 +267,16 @@ BEGIN UPDATE deals SET moved_at = (SELECT MAX(sc.at) FROM stage_changes sc
     WHERE sc.deal_id = NEW.deal_id AND sc.deleted_at IS NULL) WHERE id = NEW.deal_id; END
 """
 
+# The funnel reads every live stage change of a pipeline's deals, leaving stages as well as
+# entering them: with from_stage_id and from_status in the index too, it reads the index
+# alone instead of also seeking each row (about a quarter of its time on a 100k book).
+SCHEMA_V7_STAGE_HISTORY_COVERING = """
+DROP INDEX IF EXISTS stage_changes_live;
+CREATE INDEX stage_changes_live ON stage_changes (
+    deal_id, deleted_at, at, to_stage_id, to_status, from_stage_id, from_status
+)
+"""
+
 # Every migration, in the order it is applied: (name, SQL script). Append new ones at
 # the end; never edit or reorder a released one.
 STEPS: list[tuple[str, str]] = [
@@ -276,6 +286,7 @@ STEPS: list[tuple[str, str]] = [
     ("0004_command_actor", SCHEMA_V4_COMMAND_ACTOR),
     ("0005_bookkeeping_without_unique", SCHEMA_V5_BOOKKEEPING),
     ("0006_deal_moved_at", SCHEMA_V6_DEAL_MOVED_AT),
+    ("0007_stage_history_covering", SCHEMA_V7_STAGE_HISTORY_COVERING),
 ]
 
 # Stored in PRAGMA user_version, so opening a current database needs no sqlite_utils.
