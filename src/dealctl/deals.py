@@ -11,6 +11,7 @@ import sqlite3
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from dealctl import dates
@@ -516,11 +517,11 @@ def close(session: Session, ref: str, amount: str | None, on: str | None) -> Non
         )
         if day > session.today:
             raise InvalidInput(f"close date {on!r} is in the future: a won deal closed already")
-        last = session.store.one(
-            "SELECT MAX(at) AS at FROM stage_changes WHERE deal_id = ?", (deal["id"],)
+        # The deal's last live move (moves taken back by undo do not count), or its creation.
+        latest = max(
+            (m for m in (deal["created_at"], deal["moved_at"]) if m), key=datetime.fromisoformat
         )
-        moments = [deal["created_at"], *([last["at"]] if last and last["at"] else [])]
-        since = max(dates.due_date(moment, session.zone) for moment in moments)
+        since = dates.due_date(latest, session.zone)
         if day < since:
             raise InvalidInput(
                 f"close date {on!r} is before deal {deal['number']}'s last stage change"
@@ -528,7 +529,10 @@ def close(session: Session, ref: str, amount: str | None, on: str | None) -> Non
             )
         values["close_date"] = day.isoformat()
         if day != session.today:
-            at = f"{day.isoformat()}T12:00:00{session.stamp[19:]}"
+            # Noon of that day, or the last move itself when it came later that day: the
+            # win never comes before the move that led to it.
+            noon = f"{day.isoformat()}T12:00:00{session.stamp[19:]}"
+            at = max(noon, latest, key=datetime.fromisoformat)
     else:
         values["close_date"] = session.today.isoformat()
     catalogue = Catalogue.load(session.store)
