@@ -987,6 +987,7 @@ SQL_FSTRINGS = {
     ("analytics.py", ("marks",)),
     ("analytics.py", ("position",)),
     ("analytics.py", ("index", "index")),
+    ("analytics.py", ("_LOCAL_DAY",)),
     ("catalogue.py", ("table", "column")),
     ("deals.py", ("table",)),
     ("deals.py", ("columns", "marks")),
