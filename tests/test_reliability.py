@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from dealctl import migrations
+from dealctl.importing import engine
 from tests.conftest import EXAMPLES, Cli
 from tests.fixtures.clicache import build_once
 from tests.fixtures.dbstate import SCHEMA1, counts, full_dump, live_state
@@ -132,6 +133,8 @@ ATOMIC = {
     "add": ("add", "New", "-a", "NewCo", "--contact", "n@example.com", "--amount", "1"),
     "edit": ("edit", "1", "--amount", "5", "-a", "Other", "--stage", "proposal"),
     "import": ("import", "{book}"),
+    # The same import with every table's indexes dropped while it writes and created again.
+    "import, indexes rebuilt": ("import", "{book}"),
     "undo": ("undo",),
 }
 
@@ -150,10 +153,22 @@ def _restore(db_path: Path, copy: Path) -> None:
     shutil.copy2(copy, db_path)
 
 
+def _rebuild_indexes_of_any_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every table an import writes more rows into than it holds gets its indexes rebuilt."""
+    monkeypatch.setattr(engine, "BULK_INDEX_ROWS", 1)
+
+
 @pytest.mark.parametrize("name", list(ATOMIC))
 def test_a_failure_at_any_write_step_leaves_the_database_exactly_as_before(
-    cli: Cli, db_path: Path, tmp_path: Path, inject: list[Plan], name: str
+    cli: Cli,
+    db_path: Path,
+    tmp_path: Path,
+    inject: list[Plan],
+    name: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if name.endswith("indexes rebuilt"):
+        _rebuild_indexes_of_any_import(monkeypatch)
     book = _small_book(tmp_path / "book", {"3", "7", "30"})
     cli("add", "Alpha", "-a", "Acme", "--amount", "100万", "--next", "call", "--due", "fri")
     if name == "undo":  # undo of an import: the biggest undo there is
@@ -179,10 +194,18 @@ def test_a_failure_at_any_write_step_leaves_the_database_exactly_as_before(
     cli(*args)  # and without a failure it still works
 
 
+@pytest.mark.parametrize("rebuilt", [False, True], ids=["indexes kept", "indexes rebuilt"])
 def test_an_import_stopped_inside_a_statement_leaves_nothing(
-    cli: Cli, db_path: Path, tmp_path: Path, inject: list[Plan]
+    cli: Cli,
+    db_path: Path,
+    tmp_path: Path,
+    inject: list[Plan],
+    rebuilt: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Failures in the middle of one statement (a bulk insert) too, sampled over the import."""
+    if rebuilt:
+        _rebuild_indexes_of_any_import(monkeypatch)
     cli("add", "Alpha")
     before = full_dump(db_path)
     _snapshot(db_path, tmp_path / "before.db")
@@ -1012,6 +1035,7 @@ SQL_FSTRINGS = {
     ("importing/engine.py", ("merged",)),
     ("importing/engine.py", ("marks",)),
     ("importing/engine.py", ("column",)),
+    ("importing/engine.py", ("table",)),
     ("queries.py", ("column", "table")),
     ("records.py", ("table", "columns", "marks")),
     ("records.py", ("table", "assignments")),
