@@ -16,6 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from dealctl.cli import app
+from dealctl.importing import engine
 from dealctl.transfer import DEAL_FIELDS
 from tests.conftest import EXAMPLES, Cli
 
@@ -253,6 +254,52 @@ def test_the_same_large_file_without_the_bad_cell_imports_whole(cli: Cli, tmp_pa
     assert cli("list", "--status", "all", "-q").split()[-1] == "20000"
     # "担当 k" at "株式会社テストa" for every k < 13 and a < 97 (13 and 97 are coprime).
     assert len(json.loads(cli("export", "contacts", "--format", "json"))) == 13 * 97
+
+
+# --- indexes set aside while a large import writes ----------------------------------------------
+
+
+def indexes(db: Path) -> dict[str, tuple[int, str, str]]:
+    """Every index with SQL of its own, by name: (its row in sqlite_master, table, SQL)."""
+    conn = sqlite3.connect(db)
+    try:
+        return {
+            name: (rowid, table, sql)
+            for rowid, name, table, sql in conn.execute(
+                "SELECT rowid, name, tbl_name, sql FROM sqlite_master"
+                " WHERE type = 'index' AND sql IS NOT NULL"
+            )
+        }
+    finally:
+        conn.close()
+
+
+def test_a_large_import_rebuilds_the_indexes_it_outgrows_exactly(
+    cli: Cli, tmp_path: Path, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(engine, "BULK_INDEX_ROWS", 2000)
+    cli("import", str(BOOK))  # 45 deals, their history and activities
+    before = indexes(db_path)
+    assert "WHERE" in before["deals_no_next"][2]  # a partial index among them
+
+    cli("import", str(big_file(tmp_path / "big.csv", 3000)))
+
+    after = indexes(db_path)
+    rebuilt = {name for name in after if after[name][0] != before[name][0]}
+    assert {after[name][1] for name in rebuilt} == {"deals", "stage_changes", "changes"}
+    assert {n: (t, sql) for n, (_, t, sql) in after.items()} == {
+        n: (t, sql) for n, (_, t, sql) in before.items()
+    }
+    conn = sqlite3.connect(db_path)
+    assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    conn.close()
+    cli("doctor")
+
+    # 2,500 other deals into a book of 3,045: many, but fewer than it holds; none rebuilt.
+    more = big_file(tmp_path / "more.csv", 2500)
+    more.write_text(more.read_text(encoding="utf-8").replace("案件", "追加"), encoding="utf-8")
+    assert "2500 deals created" in cli("import", str(more))
+    assert indexes(db_path) == after
 
 
 # --- progress ------------------------------------------------------------------------------------

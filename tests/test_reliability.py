@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from dealctl import migrations
+from dealctl.importing import engine
 from tests.conftest import EXAMPLES, Cli
 from tests.fixtures.clicache import build_once
 from tests.fixtures.dbstate import SCHEMA1, counts, full_dump, live_state
@@ -132,6 +133,8 @@ ATOMIC = {
     "add": ("add", "New", "-a", "NewCo", "--contact", "n@example.com", "--amount", "1"),
     "edit": ("edit", "1", "--amount", "5", "-a", "Other", "--stage", "proposal"),
     "import": ("import", "{book}"),
+    # The same import with every table's indexes dropped while it writes and created again.
+    "import, indexes rebuilt": ("import", "{book}"),
     "undo": ("undo",),
 }
 
@@ -150,10 +153,22 @@ def _restore(db_path: Path, copy: Path) -> None:
     shutil.copy2(copy, db_path)
 
 
+def _rebuild_indexes_of_any_import(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every table an import writes more rows into than it holds gets its indexes rebuilt."""
+    monkeypatch.setattr(engine, "BULK_INDEX_ROWS", 1)
+
+
 @pytest.mark.parametrize("name", list(ATOMIC))
 def test_a_failure_at_any_write_step_leaves_the_database_exactly_as_before(
-    cli: Cli, db_path: Path, tmp_path: Path, inject: list[Plan], name: str
+    cli: Cli,
+    db_path: Path,
+    tmp_path: Path,
+    inject: list[Plan],
+    name: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if name.endswith("indexes rebuilt"):
+        _rebuild_indexes_of_any_import(monkeypatch)
     book = _small_book(tmp_path / "book", {"3", "7", "30"})
     cli("add", "Alpha", "-a", "Acme", "--amount", "100万", "--next", "call", "--due", "fri")
     if name == "undo":  # undo of an import: the biggest undo there is
@@ -179,10 +194,18 @@ def test_a_failure_at_any_write_step_leaves_the_database_exactly_as_before(
     cli(*args)  # and without a failure it still works
 
 
+@pytest.mark.parametrize("rebuilt", [False, True], ids=["indexes kept", "indexes rebuilt"])
 def test_an_import_stopped_inside_a_statement_leaves_nothing(
-    cli: Cli, db_path: Path, tmp_path: Path, inject: list[Plan]
+    cli: Cli,
+    db_path: Path,
+    tmp_path: Path,
+    inject: list[Plan],
+    rebuilt: bool,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Failures in the middle of one statement (a bulk insert) too, sampled over the import."""
+    if rebuilt:
+        _rebuild_indexes_of_any_import(monkeypatch)
     cli("add", "Alpha")
     before = full_dump(db_path)
     _snapshot(db_path, tmp_path / "before.db")
@@ -538,6 +561,30 @@ def _sql(db_path: Path, *statements: str) -> None:
 def _doctor(cli: Cli, code: int = 1) -> list[dict[str, Any]]:
     rows: list[dict[str, Any]] = json.loads(cli("doctor", "--format", "json", code=code))
     return rows
+
+
+def test_a_book_imported_without_its_indexes_gets_the_same_last_moves(
+    cli: Cli, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A book folder's stage history sets each new deal's moved_at once the indexes are
+    built again (here every table is written without them)."""
+    from dealctl.importing import engine
+
+    cli("import", str(EXAMPLES / "book"))
+    expected = _moved_at(db_path)
+    db_path.unlink()
+    monkeypatch.setattr(engine, "BULK_INDEX_ROWS", 1)
+    cli("import", str(EXAMPLES / "book"))
+    assert _moved_at(db_path) == expected and None not in expected.values()
+    assert _doctor(cli, code=0) == []
+
+
+def _moved_at(db: Path) -> dict[str, str | None]:
+    conn = _connect(db)
+    try:
+        return dict(conn.execute("SELECT title, moved_at FROM deals").fetchall())
+    finally:
+        conn.close()
 
 
 def test_doctor_passes_a_healthy_book(cli: Cli) -> None:
@@ -1084,6 +1131,7 @@ SQL_FSTRINGS = {
     ("importing/engine.py", ("merged",)),
     ("importing/engine.py", ("marks",)),
     ("importing/engine.py", ("column",)),
+    ("importing/engine.py", ("table",)),
     ("queries.py", ("column", "table")),
     ("records.py", ("table", "columns", "marks")),
     ("records.py", ("table", "assignments")),

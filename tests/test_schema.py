@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 import stat
@@ -129,3 +130,20 @@ def test_uuid7_is_time_ordered() -> None:
     ids = [new_id() for _ in range(200)]
     assert all(UUID7.match(i) for i in ids)
     assert ids == sorted(ids)  # in creation order, even within one millisecond
+
+
+def test_a_forked_process_never_repeats_its_parents_random_bits() -> None:
+    new_id()  # random bytes read ahead in this process
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, then gone
+        os.write(write, " ".join(new_id() for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as stream:
+        child = stream.read().split()
+    os.waitpid(pid, 0)
+    parent = [new_id() for _ in range(50)]
+    assert len(child) == 50
+    # The random tail of an id: none of the child's is one of the parent's.
+    assert not {i[-16:] for i in child} & {i[-16:] for i in parent}

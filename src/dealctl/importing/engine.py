@@ -2,7 +2,8 @@
 
 Lookups (accounts by name key, contacts by e-mail and name, deals by id, external id and
 title) are loaded once, so checking a row costs no query; new rows are written with
-``executemany`` in dependency order (accounts, contacts, deals, history, change log).
+``executemany`` in dependency order (accounts, contacts, deals, history, change log),
+into a table without its indexes when the import outgrows it (:func:`_indexes_rebuilt`).
 Nothing is written until every row has been checked, so a rejected cell in the last row
 of a large file leaves the database exactly as it was.
 """
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from dealctl import dates
 from dealctl.catalogue import Catalogue, Stage
@@ -32,7 +33,7 @@ from dealctl.importing.report import Event, ImportReport, Rejection, clip
 from dealctl.importing.source import CONTROL, NEUTRALISED, STDIN, Table, load
 from dealctl.money import currency_code
 from dealctl.session import Session
-from dealctl.storage import new_id
+from dealctl.storage import Store, new_id
 from dealctl.text import company_key, counted, email_key, norm
 from dealctl.transfer import (
     ACCOUNT_FIELDS,
@@ -1551,6 +1552,15 @@ class Writer:
         self.report.created += len(self.new)
         self._apply_updates()
 
+    def rows(self) -> Counter[str]:
+        """The rows :meth:`write` adds, by table (stage history: at least one a new deal)."""
+        run = self.run
+        deals = len(self.new)
+        rows = Counter(accounts=len(run.pending_accounts), contacts=len(run.pending_contacts))
+        rows.update(deals=deals, stage_changes=0 if run.book_history else deals)
+        rows["changes"] = rows["accounts"] + rows["contacts"] + deals
+        return rows
+
     def _deal_rows(self) -> Iterator[tuple[Any, ...]]:
         run = self.run
         total = len(self.new)
@@ -1821,22 +1831,63 @@ def _import(
         if not options.skip_invalid:
             return report
         report.invalid_rows = len({r.record for r in report.rejected})
-    with _page_cache(session, len(items)):
+    rows = writer.rows()
+    if related is not None:
+        rows.update(related.rows)
+    with _page_cache(session, len(items)), _indexes_rebuilt(run.store, rows):
         writer.write()
         if related is not None:
-            related()
-        if run.book_history:  # the new deals' history came from the book: moved_at from it
-            refresh_moved_at(
-                session.store,
-                "id IN (SELECT entity_id FROM changes WHERE command_id = ? AND field = 'imported')",
-                (session.store.command_id,),
-            )
+            related.write()
+    if run.book_history:  # the new deals' history came from the book: moved_at from it
+        # (after the indexes are back: it reads each deal's history through them)
+        refresh_moved_at(
+            session.store,
+            "id IN (SELECT entity_id FROM changes WHERE command_id = ? AND field = 'imported')",
+            (session.store.command_id,),
+        )
     return report
 
 
 def _listed(headers: list[str], most: int = 12) -> str:
     more = len(headers) - most
     return ", ".join(headers[:most]) + (f" and {more} more" if more > 0 else "")
+
+
+# A table's own indexes are set aside while an import writes many rows into it, and built
+# again afterwards from the SQL stored for them: building an index once from every row (one
+# sort) costs less than inserting each new row into it, a B-tree descent and page writes per
+# row and index. It pays when the rows written are many and outnumber the rows already
+# there, as measured: 100,000 deals into an empty book take about 1 s less (7.3 -> 6.2 s of
+# CPU); as many rows as the table holds (20,000 or 50,000 into as many) come out even; into
+# a bigger table, rebuilding the entries already stored costs more than it saves (2,000
+# deals into a 100,000-deal book: 1.1 s, 2.9 s if rebuilt); under 5,000 rows the saving is
+# a few hundredths of a second, not worth the statements. Nothing reads the tables while
+# the import writes (every lookup was loaded, and every row matched, before the first
+# write); the primary keys that rows are updated by and foreign keys are checked against
+# have no SQL of their own and are never set aside.
+BULK_INDEX_ROWS = 5_000
+
+
+@contextmanager
+def _indexes_rebuilt(store: Store, rows: Counter[str]) -> Iterator[None]:
+    """The indexes of each table that gets at least ``BULK_INDEX_ROWS`` new rows, and more
+    than it holds, dropped while the block writes and created again from their stored SQL
+    (a partial index with its ``WHERE``), all inside the command's transaction. A failure
+    in the block rolls that transaction back, and the dropped indexes with it."""
+    aside: list[sqlite3.Row] = []
+    for table, count in rows.items():
+        if count < BULK_INDEX_ROWS or store.query(f"SELECT count(*) FROM {table}")[0][0] >= count:
+            continue
+        aside += store.query(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ?"
+            " AND sql IS NOT NULL ORDER BY rowid",
+            (table,),
+        )
+    for name, _sql in aside:
+        store.execute('DROP INDEX "' + name.replace('"', '""') + '"')
+    yield
+    for _name, sql in aside:
+        store.execute(sql)
 
 
 @contextmanager
@@ -1880,11 +1931,18 @@ def _import_contacts(run: Run) -> ImportReport:
         if not run.options.skip_invalid:
             return report
         report.invalid_rows = len({r.record for r in report.rejected})
-    Writer(run).write()
+    writer = Writer(run)
+    with _indexes_rebuilt(run.store, writer.rows()):
+        writer.write()
     return report
 
 
-def _related(run: Run, folder: Path, writer: Writer) -> Callable[[], None]:
+class _Related(NamedTuple):
+    write: Callable[[], None]
+    rows: Counter[str]  # rows it writes, by table
+
+
+def _related(run: Run, folder: Path, writer: Writer) -> _Related:
     """activities.csv and stage-changes.csv of a book folder, for the deals just created:
     checked now, written after the deals."""
     report = run.report
@@ -1953,4 +2011,4 @@ def _related(run: Run, folder: Path, writer: Writer) -> Callable[[], None]:
         report.activities += len(activities)
         report.stage_changes += len(history)
 
-    return write
+    return _Related(write, Counter(activities=len(activities), stage_changes=len(history)))
