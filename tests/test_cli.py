@@ -147,17 +147,20 @@ def test_a_deal_is_not_won_before_its_last_stage_change(cli: Cli) -> None:
     cli("close", "1", "--date", "today")
 
 
+def _at(cli: Cli, monkeypatch: pytest.MonkeyPatch, moment: str, *args: str, code: int = 0) -> str:
+    """``dealctl ARGS`` run at ``moment`` (the injected clock stays there)."""
+    monkeypatch.setenv("DEALCTL_NOW", moment)
+    return cli(*args, code=code)
+
+
 def test_a_win_dated_the_day_of_the_last_move_comes_after_that_move(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import json
 
-    monkeypatch.setenv("DEALCTL_NOW", "2026-12-01T09:00:00+09:00")
-    cli("add", "A")
-    monkeypatch.setenv("DEALCTL_NOW", "2026-12-05T15:00:00+09:00")
-    cli("advance", "1")
-    monkeypatch.setenv("DEALCTL_NOW", "2026-12-10T09:00:00+09:00")
-    cli("close", "1", "--date", "2026-12-05")
+    _at(cli, monkeypatch, "2026-12-01T09:00:00+09:00", "add", "A")
+    _at(cli, monkeypatch, "2026-12-05T15:00:00+09:00", "advance", "1")
+    _at(cli, monkeypatch, "2026-12-10T09:00:00+09:00", "close", "1", "--date", "2026-12-05")
     moves = [
         json.loads(line)
         for line in cli("export", "stage-changes", "--format", "jsonl").splitlines()
@@ -168,8 +171,7 @@ def test_a_win_dated_the_day_of_the_last_move_comes_after_that_move(
         ("won", "2026-12-05T15:00:00+09:00"),  # not noon, three hours before the move
     ]
     cli("add", "B")  # 12-10 09:00
-    monkeypatch.setenv("DEALCTL_NOW", "2026-12-12T09:00:00+09:00")
-    cli("close", "2", "--date", "2026-12-11")
+    _at(cli, monkeypatch, "2026-12-12T09:00:00+09:00", "close", "2", "--date", "2026-12-11")
     assert json.loads(cli("show", "2", "--format", "json"))["closed_at"] == (
         "2026-12-11T12:00:00+09:00"
     )
@@ -178,10 +180,8 @@ def test_a_win_dated_the_day_of_the_last_move_comes_after_that_move(
 def test_a_move_taken_back_by_undo_does_not_hold_back_a_close_date(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DEALCTL_NOW", "2026-12-01T09:00:00+09:00")
-    cli("add", "A")
-    monkeypatch.setenv("DEALCTL_NOW", "2026-12-10T10:00:00+09:00")
-    cli("advance", "1")
+    _at(cli, monkeypatch, "2026-12-01T09:00:00+09:00", "add", "A")
+    _at(cli, monkeypatch, "2026-12-10T10:00:00+09:00", "advance", "1")
     cli("undo")
     cli("close", "1", "--date", "2026-11-30", code=2)  # before it was added
     cli("close", "1", "--date", "2026-12-08")

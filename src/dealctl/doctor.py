@@ -404,16 +404,7 @@ def _states(store: Store, schema: Schema) -> list[Problem]:
     for problem, fix, condition in _DEAL_STATES:
         for row in store.query(f"{base} AND {condition} ORDER BY d.number, d.id"):
             values = dict(zip(row.keys(), tuple(row), strict=True))
-            out.append(
-                Problem(
-                    "states",
-                    "deals",
-                    row["number"],
-                    str(row["id"]),
-                    f"deal {row['number']} " + problem.format(**values),
-                    fix.format(**values),
-                )
-            )
+            out.append(_deal_state(row, problem.format(**values), fix.format(**values)))
     # The stage history must end where the deal is: analytics read only that history.
     # The latest row is the last recorded one, or the latest in time: `close --date` in
     # the past records a row dated before the moves recorded earlier.
@@ -440,12 +431,9 @@ def _states(store: Store, schema: Schema) -> list[Problem]:
             f" ({row['stage']}, {row['status']})"
         )
         out.append(
-            Problem(
-                "states",
-                "deals",
-                row["number"],
-                str(row["id"]),
-                f"deal {row['number']} {what}",
+            _deal_state(
+                row,
+                what,
                 f"dealctl history {row['number']} shows its moves; re-enter the last one with"
                 f" dealctl advance {row['number']} STAGE (funnel and pipeline ages read"
                 " this history)",
@@ -461,19 +449,23 @@ def _states(store: Store, schema: Schema) -> list[Problem]:
         if latest is not None and not well_formed(latest, "moment"):
             continue  # the history's moment is wrong: the date check reports it
         out.append(
-            Problem(
-                "states",
-                "deals",
-                row["number"],
-                str(row["id"]),
-                f"deal {row['number']} has a last stage change of {row['moved_at'] or 'none'}"
-                f" stored, but its stage history's latest is {latest or 'none'}",
+            _deal_state(
+                row,
+                f"has a last stage change of {row['moved_at'] or 'none'} stored, but its stage"
+                f" history's latest is {latest or 'none'}",
                 _update_sql(
                     "deals", f"moved_at = {_quoted(latest) if latest else 'NULL'}", row["id"]
                 ),
             )
         )
     return out + _dates(store, schema)
+
+
+def _deal_state(row: sqlite3.Row, what: str, fix: str) -> Problem:
+    """A ``states`` problem of one deal: ``deal N <what>``."""
+    return Problem(
+        "states", "deals", row["number"], str(row["id"]), f"deal {row['number']} {what}", fix
+    )
 
 
 # Every stored date or moment that commands read back as one (docs/schema.md, "Value
