@@ -265,3 +265,22 @@ def test_reopening_a_won_deal_brings_back_its_expected_close_date(cli: Cli) -> N
         "2026-12-03",
         "2026-12-03",
     ]
+
+
+def test_ctrl_c_after_the_commit_says_the_change_was_saved(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dealctl.session import Session
+
+    cli("add", "A")
+    close = Session.close
+
+    def interrupted(self: Session) -> None:
+        close(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Session, "close", interrupted)
+    cli("add", "B", code=130)
+    assert cli.stderr == "dealctl: interrupted; the change was saved (dealctl history)\n"
+    monkeypatch.setattr(Session, "close", close)
+    assert [line.split("\t")[2] for line in cli("list").splitlines()[1:]] == ["A", "B"]

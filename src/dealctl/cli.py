@@ -46,6 +46,9 @@ class DealctlGroup(typer.core.TyperGroup):
                 raise
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
+            state = ctx.obj if isinstance(ctx.obj, State) else None
+            if state is not None and state.saved:  # after the commit: closing, printing
+                _fail("interrupted; the change was saved (dealctl history)", EXIT_INTERRUPTED)
             _fail("interrupted; nothing was written", EXIT_INTERRUPTED)
         except BrokenPipeError:
             # The reader (`| head`) has what it wanted: leave quietly, with success.
@@ -115,6 +118,7 @@ class State:
     def __init__(self, db: Path | None, color: str) -> None:
         self.db = db
         self.color = color
+        self.saved = False  # the command's transaction has committed
 
 
 def _version(value: bool) -> None:
@@ -191,6 +195,7 @@ def writing(ctx: typer.Context) -> Iterator[Session]:
         if session.created:
             session.store.remove_files()
         raise
+    state_of(ctx).saved = True
     session.close()
     if session.created:
         sys.stderr.write(f"dealctl: created database {session.store.path}\n")
