@@ -253,16 +253,22 @@ def probability_source(row: Any) -> str:
     return "deal" if _column(row, "probability") is not None else "stage"
 
 
-def stored_due_date(value: str, zone: Any, number: int) -> date:
-    """The local date of a deal's stored due value; one that is not in the stored form was
-    written by something other than dealctl: a database problem, not bad input."""
+def stored_due_moment(value: str, zone: Any, number: int) -> date:
+    """A deal's stored due value in the zone (:func:`dates.due_moment`); one that is not in
+    the stored form was written by something other than dealctl: a database problem, not
+    bad input."""
     try:
-        return dates.due_date(value, zone)
+        return dates.due_moment(value, zone)
     except InvalidInput:
         raise DatabaseError(
             f"deal {number} has a damaged due value {value!r} in the database;"
             " dealctl doctor says how to fix it"
         ) from None
+
+
+def stored_due_date(value: str, zone: Any, number: int) -> date:
+    """The local date of a deal's stored due value (see :func:`stored_due_moment`)."""
+    return dates.day_of(stored_due_moment(value, zone, number))
 
 
 def deal_row(row: Any, today: date, zone: Any) -> dict[str, Any]:
@@ -272,7 +278,8 @@ def deal_row(row: Any, today: date, zone: Any) -> dict[str, Any]:
     (the due value in the zone, as tables show it), which are not ``list`` columns.
     """
     due = row["next_due"]
-    due_day = stored_due_date(due, zone, row["number"]) if due else None
+    moment = stored_due_moment(due, zone, row["number"]) if due else None
+    due_day = dates.day_of(moment) if moment else None
     return {
         "number": row["number"],
         "id": row["id"],
@@ -298,7 +305,7 @@ def deal_row(row: Any, today: date, zone: Any) -> dict[str, Any]:
         "updated_at": row["updated_at"],
         "last_contact_at": row["last_contact_at"],
         "probability_source": probability_source(row),
-        "due_shown": dates.due_shown(due, zone) if due_day else None,
+        "due_shown": dates.due_shown(moment) if moment else None,
     }
 
 

@@ -195,15 +195,14 @@ def parse_due(text: str, now: datetime, order: str | None = None) -> str:
     return value.isoformat()
 
 
-def due_date(value: str, zone: tzinfo) -> date:
-    """The calendar date in ``zone`` of a stored due value (a date or an ISO date-time)."""
+def due_moment(value: str, zone: tzinfo) -> date:
+    """A stored due value (a date or an ISO date-time) in ``zone``: the date, or the
+    date-time there (one written without an offset is taken as it is)."""
     try:
         if len(value) == 10:
             return date.fromisoformat(value)
         moment = datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            return moment.date()
-        return moment.astimezone(zone).date()
+        return moment if moment.tzinfo is None else moment.astimezone(zone)
     except (ValueError, OverflowError):
         raise InvalidInput(
             f"invalid due value {value!r}: use YYYY-MM-DD or an ISO date-time with offset "
@@ -211,15 +210,21 @@ def due_date(value: str, zone: tzinfo) -> date:
         ) from None
 
 
-def due_shown(value: str, zone: tzinfo) -> str:
-    """A stored due value as a person reads it: the date, or the date and time in ``zone``
-    (``2026-12-04 14:00``), whatever offset it was written with. ``value`` is valid."""
-    if len(value) == 10:
-        return value
-    moment = datetime.fromisoformat(value)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(zone)
-    return moment.strftime("%Y-%m-%d %H:%M")
+def day_of(moment: date) -> date:
+    """The calendar date of a :func:`due_moment`."""
+    return moment.date() if isinstance(moment, datetime) else moment
+
+
+def due_date(value: str, zone: tzinfo) -> date:
+    """The calendar date in ``zone`` of a stored due value (a date or an ISO date-time)."""
+    return day_of(due_moment(value, zone))
+
+
+def due_shown(moment: date) -> str:
+    """A :func:`due_moment` as a person reads it: ``2026-12-04``, or ``2026-12-04 14:00``."""
+    if isinstance(moment, datetime):
+        return moment.strftime("%Y-%m-%d %H:%M")
+    return moment.isoformat()
 
 
 def iso_now(moment: datetime) -> str:
