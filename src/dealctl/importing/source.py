@@ -44,7 +44,12 @@ NEUTRALISED = re.compile("'+[=+\\-@\t\r]")
 
 @dataclass
 class Table:
-    """A file's header and records, every cell as text ('' when empty)."""
+    """A file's header and records, every cell as text ('' when empty).
+
+    Every record has at least a cell per header: the cells a short row lacks (a
+    spreadsheet drops trailing empty cells) are there, empty. A longer row keeps its extra
+    cells (a cell beyond the last header is refused when the rows are checked).
+    """
 
     name: str
     headers: list[str]
@@ -254,6 +259,7 @@ def _csv(text: str, delimiter: str) -> tuple[list[str], list[list[str]], list[in
         raise InvalidInput(f"cannot read the header line: {exc}") from None
     records: list[list[str]] = []
     rows: list[int] = []
+    width = len(headers)
     row = 1
     blank = 0
     start = stream.pos  # where the record being read begins
@@ -266,6 +272,8 @@ def _csv(text: str, delimiter: str) -> tuple[list[str], list[list[str]], list[in
             if _blank(cells):
                 blank += cells not in ([], [""])  # an empty line is no row at all
                 continue
+            if len(cells) < width:
+                cells += [""] * (width - len(cells))
             records.append(cells)
             rows.append(row)
     except csv.Error as exc:
@@ -322,6 +330,8 @@ def _dealctl_tsv(text: str) -> tuple[list[str], list[list[str]], list[int], int]
         if _blank(cells):
             blank += 1
             continue
+        if len(cells) < len(headers):
+            cells += [""] * (len(headers) - len(cells))
         records.append(cells)
         rows.append(index)
     return headers, records, rows, blank
