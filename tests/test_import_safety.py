@@ -256,6 +256,61 @@ def test_the_same_large_file_without_the_bad_cell_imports_whole(cli: Cli, tmp_pa
     assert len(json.loads(cli("export", "contacts", "--format", "json"))) == 13 * 97
 
 
+# --- a quote left open near the end of a large file ---------------------------------------------
+
+
+def quoted_file(path: Path, rows: int, unclosed: int, header: str) -> Path:
+    """A spreadsheet of ``rows`` deals, every seventh with a quoted two-line note; record
+    ``unclosed`` opens a quote in its amount and never closes it."""
+    lines = [header]
+    for n in range(1, rows + 1):
+        amount = f'"{n}00' if n == unclosed else f"{n}00"
+        date = "" if "close" not in header else ",2026-12-20"
+        note = f'"call secret{n}@example.com\nthen, later"' if n % 7 == 0 else "plain"
+        lines.append(f"案件 {n},{amount}{date},{note}")
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "header", ["title,amount,close_date,notes", "title,amount,notes"], ids=["dated", "undated"]
+)
+def test_a_quote_left_open_near_the_end_of_a_large_file_is_named_and_nothing_is_written(
+    cli: Cli, tmp_path: Path, db_path: Path, header: str
+) -> None:
+    # The open quote takes the lines up to the next quoted note, whose opening quote then
+    # reads as the missing closing one: the same refusal as a quote open to the end.
+    path = quoted_file(tmp_path / "big.csv", 3_000, 2_990, header)
+    message = (
+        "dealctl: record 2990 (row 2991): a quoted cell opened in column 'amount' never closes"
+        ' (a " is missing); nothing was written\n'
+    )
+    assert cli("import", str(path), code=2) == ""
+    assert cli.stderr == message
+    assert not db_path.exists()
+    cli("import", str(BOOK))
+    before = db_path.read_bytes()
+    assert cli("import", str(path), code=2) == ""
+    assert cli.stderr == message
+    assert db_path.read_bytes() == before
+    assert cli("import", str(quoted_file(path, 3_000, 0, header))).startswith(
+        "imported (spreadsheet): 3000 deals created,"
+    )
+
+
+def test_text_after_a_closing_quote_is_refused_by_its_record_and_column(
+    cli: Cli, tmp_path: Path, db_path: Path
+) -> None:
+    path = tmp_path / "stray.csv"
+    path.write_text('deal,notes,amount\nA,plain,100\nB,"say "hi"",200\n', "utf-8")
+    assert cli("import", str(path), code=2) == ""
+    assert cli.stderr == (
+        "dealctl: record 2 (row 3): the quoted cell in column 'notes' has text after its closing"
+        ' quote (a quote inside a quoted cell is written twice: ""); nothing was written\n'
+    )
+    assert not db_path.exists()
+
+
 # --- indexes set aside while a large import writes ----------------------------------------------
 
 
