@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from dealctl.cli import app
 from dealctl.importing.cells import CellError, parse_moment
 from dealctl.importing.source import load
 from tests.conftest import NOW, SHARED, Cli
@@ -555,6 +556,33 @@ def test_a_quoted_cell_that_never_closes_names_where_and_shows_no_cell(
         ("A", 'say "hi"', 100),
         ("B", '5" screen', 200),
     ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        (b"deal,amount\nA,100\nB,2\x000\n", "line 3, byte offset 21"),
+        ("商談名,金額\n案件,\x00\n".encode("cp932"), "line 2, byte offset 17"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "line 3, byte offset 8"),
+    ],
+    ids=["utf-8", "cp932", "binary"],
+)
+def test_a_nul_byte_is_named_where_it_is(
+    cli: Cli, tmp_path: Path, db_path: Path, raw: bytes, where: str
+) -> None:
+    path = tmp_path / "nul.csv"
+    path.write_bytes(raw)
+    said = (
+        f"contains a NUL byte ({where}): binary data, or text in an encoding such as UTF-16"
+        " (give --encoding)\n"
+    )
+    assert cli("import", str(path), code=2) == ""
+    assert cli.stderr == f"dealctl: {path} {said}"
+    assert not db_path.exists()
+    result = cli.runner.invoke(app, ["import", "-"], input=raw)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"dealctl: standard input {said}"
+    assert not db_path.exists()
 
 
 def test_a_rejected_long_or_multiline_value_is_shown_shortened(cli: Cli, tmp_path: Path) -> None:

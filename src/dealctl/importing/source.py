@@ -23,6 +23,8 @@ FORMATS = ("csv", "tsv", "json", "jsonl")
 STDIN = "-"
 
 _BOM = codecs.BOM_UTF8
+# A UTF-16 or UTF-32 file's byte-order marks (UTF-32's start with UTF-16's).
+_WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
 # Names people give for Windows' Japanese code page; Python's strict 'shift_jis' lacks
 # ①, ㈱, №, 髙 and 﨑, which every Japanese Excel writes, so they all mean CP932.
 _CP932_NAMES = frozenset(
@@ -98,8 +100,8 @@ def decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
 
     Without ``encoding`` a candidate must also read as text: CP932 decodes almost any
     bytes (a UTF-16 file too) into control and private-use characters, which are refused.
-    Never a lossy fallback such as latin-1.
-    """
+    Never a lossy fallback such as latin-1. A NUL byte is in neither UTF-8 nor CP932 text:
+    outside a file marked as UTF-16 or UTF-32, it is named where it is."""
     if encoding:
         codec = encoding_name(encoding)
         try:
@@ -109,6 +111,13 @@ def decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
                 f"{name} is not {encoding} text: byte 0x{raw[exc.start]:02x} at offset"
                 f" {exc.start} cannot be read"
             ) from None
+    nul = raw.find(b"\x00")
+    if nul >= 0 and not raw.startswith(_WIDE_BOMS):
+        line = raw.count(b"\n", 0, nul) + 1
+        raise InvalidInput(
+            f"{name} contains a NUL byte (line {line}, byte offset {nul}): binary data, or text"
+            " in an encoding such as UTF-16 (give --encoding)"
+        )
     for codec in ("utf-8-sig", "cp932"):
         try:
             text = raw.decode(codec)
