@@ -143,6 +143,31 @@ def test_skip_invalid_imports_the_valid_rows_and_reports_the_rest(cli: Cli, tmp_
     assert len(report.read_text(encoding="utf-8").splitlines()) == 2
 
 
+@pytest.mark.parametrize(
+    ("text", "args"),
+    [
+        ("商談名,金額\nA,12O\nB,zz\n", ("--skip-invalid",)),
+        ("Deal - Title,Deal - Status\nA,deleted\n", ()),  # every row deleted there
+    ],
+    ids=["all-invalid", "all-deleted"],
+)
+def test_an_import_that_leaves_nothing_to_write_creates_no_database(
+    cli: Cli, tmp_path: Path, db_path: Path, text: str, args: tuple[str, ...]
+) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text(text, "utf-8")
+    out = cli("import", str(path), *args)
+    assert out.splitlines()[0].endswith(
+        ": 0 deals created, 0 updated, 0 unchanged; 0 accounts, 0 follow-ups, 0 stage changes"
+    )
+    assert "created database" not in cli.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+    cli("import", str(BOOK))
+    before = db_path.read_bytes()
+    cli("import", str(path), *args)
+    assert db_path.read_bytes() == before
+
+
 def test_dry_run_says_what_would_be_created_updated_and_merged(
     cli: Cli, tmp_path: Path, db_path: Path
 ) -> None:
