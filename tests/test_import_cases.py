@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from dealctl.cli import app
 from dealctl.importing.cells import CellError, parse_moment
 from dealctl.importing.source import load
 from tests.conftest import NOW, SHARED, Cli
@@ -557,6 +558,33 @@ def test_a_quoted_cell_that_never_closes_names_where_and_shows_no_cell(
     ]
 
 
+@pytest.mark.parametrize(
+    ("raw", "where"),
+    [
+        (b"deal,amount\nA,100\nB,2\x000\n", "line 3, byte offset 21"),
+        ("商談名,金額\n案件,\x00\n".encode("cp932"), "line 2, byte offset 17"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "line 3, byte offset 8"),
+    ],
+    ids=["utf-8", "cp932", "binary"],
+)
+def test_a_nul_byte_is_named_where_it_is(
+    cli: Cli, tmp_path: Path, db_path: Path, raw: bytes, where: str
+) -> None:
+    path = tmp_path / "nul.csv"
+    path.write_bytes(raw)
+    said = (
+        f"contains a NUL byte ({where}): binary data, or text in an encoding such as UTF-16"
+        " (give --encoding)\n"
+    )
+    assert cli("import", str(path), code=2) == ""
+    assert cli.stderr == f"dealctl: {path} {said}"
+    assert not db_path.exists()
+    result = cli.runner.invoke(app, ["import", "-"], input=raw)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"dealctl: standard input {said}"
+    assert not db_path.exists()
+
+
 def test_a_rejected_long_or_multiline_value_is_shown_shortened(cli: Cli, tmp_path: Path) -> None:
     path = tmp_path / "long.csv"
     long = "1" * 70 + "x"
@@ -582,6 +610,92 @@ def test_rows_of_empty_cells_are_skipped_and_counted(cli: Cli, tmp_path: Path) -
         "  2 blank rows skipped\n"
     )
     assert pick(deals(cli), "title", "amount") == [("A", 1), ("B", 2)]
+
+
+# A row that stops early (a spreadsheet drops its trailing empty cells) reads the cells it
+# lacks as empty, in every layout: one with a date column too, whose day/month order is
+# read from the whole column before the rows are checked.
+SHORT_ROWS = {
+    "spreadsheet": "title,amount,currency,close_date,stage\n"
+    "A,100,JPY,2026-12-20,proposal\nB,200,JPY\nC\n",
+    "japanese": "商談名,金額,完了予定日,ステージ\nA,100,2026/12/20,提案\nB,200\nC\n",
+    "pipedrive": "Deal - Title,Deal - Value,Deal - Currency,Deal - Expected close date,"
+    "Deal - Stage\n"
+    "A,100,JPY,2026-12-20,Proposal Made\nB,200,JPY\nC\n",
+    "hubspot": "Deal Name,Amount,Close Date,Deal Stage\nA,100,2026-12-20,presentationscheduled\n"
+    "B,200\nC\n",
+    "salesforce": "Opportunity Name,Amount,CloseDate,StageName\n"
+    "A,100,2026-12-20,Proposal/Price Quote\nB,200\nC\n",
+    "dealctl": "title,stage,status,amount,currency,close_date,tags\n"
+    "A,proposal,open,100,JPY,2026-12-20,x\nB,hearing,open,200\nC,hearing,open\n",
+}
+
+
+@pytest.mark.parametrize("layout", SHORT_ROWS)
+def test_a_short_row_reads_its_missing_cells_as_empty(
+    cli: Cli, tmp_path: Path, layout: str
+) -> None:
+    path = tmp_path / "short.csv"
+    path.write_text(SHORT_ROWS[layout], "utf-8")
+    out = cli("import", str(path))
+    assert out.startswith(f"imported ({layout}): 3 deals created,"), out
+    assert cli.stderr == "dealctl: created database " + os.environ["DEALCTL_DB"] + "\n"
+    assert pick(deals(cli), "title", "amount", "close_date") == [
+        ("A", 100, "2026-12-20"),
+        ("B", 200, None),
+        ("C", None, None),
+    ]
+
+
+def test_short_rows_in_maven_and_in_a_book_folder(cli: Cli, tmp_path: Path) -> None:
+    maven = tmp_path / "sales_pipeline.csv"
+    maven.write_text(
+        "opportunity_id,sales_agent,product,account,deal_stage,engage_date,close_date,close_value\n"
+        "X1,Anna,GTX,Acme,Won,2026-10-01,2026-11-01,1200\n"
+        "X2,Anna,GTX,Acme,Prospecting\n",
+        "utf-8",
+    )
+    assert cli("import", str(maven)).startswith("imported (maven): 2 deals created,")
+    assert pick(deals(cli), "external_id", "status", "close_date") == [
+        ("X1", "won", "2026-11-01"),
+        ("X2", "open", None),
+    ]
+    book = tmp_path / "book"
+    book.mkdir()
+    (book / "deals.csv").write_text(
+        "number,id,title,account,stage,status,amount,currency,close_date\n"
+        "1,,Full,Acme,hearing,open,100,JPY,2026-12-20\n"
+        "2,,Short,Acme,hearing,open\n",
+        "utf-8",
+    )
+    (book / "activities.csv").write_text(
+        "id,deal_id,deal_number,kind,at,text\n,,2,call,2026-11-02T10:00:00+09:00\n", "utf-8"
+    )
+    db = ("--db", str(tmp_path / "book.db"))
+    out = cli(*db, "import", str(book))
+    assert out.startswith("imported (dealctl): 2 deals created,") and "1 follow-up" in out
+    assert pick(deals(cli, *db), "title", "amount", "close_date") == [
+        ("Full", 100, "2026-12-20"),
+        ("Short", None, None),
+    ]
+    follow_ups = json.loads(cli(*db, "export", "activities", "--format", "json"))
+    assert [(a["deal_number"], a["kind"], a["text"]) for a in follow_ups] == [(2, "call", "")]
+
+
+def test_an_account_csv_row_without_a_name_leaves_the_account_id(cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "Opportunity.csv").write_text(
+        "Id,Name,AccountId,StageName\n006A,One,001A,Prospecting\n006B,Two,001B,Prospecting\n"
+        "006C,Three,001C,Prospecting\n",
+        "utf-8",
+    )
+    (tmp_path / "Account.csv").write_text("Id,Name\n001A,Acme\n001B\n001C,\n", "utf-8")
+    out = cli("import", str(tmp_path / "Opportunity.csv"))
+    assert "  accounts: named from Account.csv next to the file" in out
+    assert pick(deals(cli), "title", "account") == [
+        ("One", "Acme"),
+        ("Two", "001B"),
+        ("Three", "001C"),
+    ]
 
 
 @pytest.mark.parametrize(

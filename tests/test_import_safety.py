@@ -143,6 +143,31 @@ def test_skip_invalid_imports_the_valid_rows_and_reports_the_rest(cli: Cli, tmp_
     assert len(report.read_text(encoding="utf-8").splitlines()) == 2
 
 
+@pytest.mark.parametrize(
+    ("text", "args"),
+    [
+        ("商談名,金額\nA,12O\nB,zz\n", ("--skip-invalid",)),
+        ("Deal - Title,Deal - Status\nA,deleted\n", ()),  # every row deleted there
+    ],
+    ids=["all-invalid", "all-deleted"],
+)
+def test_an_import_that_leaves_nothing_to_write_creates_no_database(
+    cli: Cli, tmp_path: Path, db_path: Path, text: str, args: tuple[str, ...]
+) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text(text, "utf-8")
+    out = cli("import", str(path), *args)
+    assert out.splitlines()[0].endswith(
+        ": 0 deals created, 0 updated, 0 unchanged; 0 accounts, 0 follow-ups, 0 stage changes"
+    )
+    assert "created database" not in cli.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+    cli("import", str(BOOK))
+    before = db_path.read_bytes()
+    cli("import", str(path), *args)
+    assert db_path.read_bytes() == before
+
+
 def test_dry_run_says_what_would_be_created_updated_and_merged(
     cli: Cli, tmp_path: Path, db_path: Path
 ) -> None:
@@ -254,6 +279,61 @@ def test_the_same_large_file_without_the_bad_cell_imports_whole(cli: Cli, tmp_pa
     assert cli("list", "--status", "all", "-q").split()[-1] == "20000"
     # "担当 k" at "株式会社テストa" for every k < 13 and a < 97 (13 and 97 are coprime).
     assert len(json.loads(cli("export", "contacts", "--format", "json"))) == 13 * 97
+
+
+# --- a quote left open near the end of a large file ---------------------------------------------
+
+
+def quoted_file(path: Path, rows: int, unclosed: int, header: str) -> Path:
+    """A spreadsheet of ``rows`` deals, every seventh with a quoted two-line note; record
+    ``unclosed`` opens a quote in its amount and never closes it."""
+    lines = [header]
+    for n in range(1, rows + 1):
+        amount = f'"{n}00' if n == unclosed else f"{n}00"
+        date = "" if "close" not in header else ",2026-12-20"
+        note = f'"call secret{n}@example.com\nthen, later"' if n % 7 == 0 else "plain"
+        lines.append(f"案件 {n},{amount}{date},{note}")
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "header", ["title,amount,close_date,notes", "title,amount,notes"], ids=["dated", "undated"]
+)
+def test_a_quote_left_open_near_the_end_of_a_large_file_is_named_and_nothing_is_written(
+    cli: Cli, tmp_path: Path, db_path: Path, header: str
+) -> None:
+    # The open quote takes the lines up to the next quoted note, whose opening quote then
+    # reads as the missing closing one: the same refusal as a quote open to the end.
+    path = quoted_file(tmp_path / "big.csv", 3_000, 2_990, header)
+    message = (
+        "dealctl: record 2990 (row 2991): a quoted cell opened in column 'amount' never closes"
+        ' (a " is missing); nothing was written\n'
+    )
+    assert cli("import", str(path), code=2) == ""
+    assert cli.stderr == message
+    assert not db_path.exists()
+    cli("import", str(BOOK))
+    before = db_path.read_bytes()
+    assert cli("import", str(path), code=2) == ""
+    assert cli.stderr == message
+    assert db_path.read_bytes() == before
+    assert cli("import", str(quoted_file(path, 3_000, 0, header))).startswith(
+        "imported (spreadsheet): 3000 deals created,"
+    )
+
+
+def test_text_after_a_closing_quote_is_refused_by_its_record_and_column(
+    cli: Cli, tmp_path: Path, db_path: Path
+) -> None:
+    path = tmp_path / "stray.csv"
+    path.write_text('deal,notes,amount\nA,plain,100\nB,"say "hi"",200\n', "utf-8")
+    assert cli("import", str(path), code=2) == ""
+    assert cli.stderr == (
+        "dealctl: record 2 (row 3): the quoted cell in column 'notes' has text after its closing"
+        ' quote (a quote inside a quoted cell is written twice: ""); nothing was written\n'
+    )
+    assert not db_path.exists()
 
 
 # --- indexes set aside while a large import writes ----------------------------------------------

@@ -130,8 +130,9 @@ def import_(
             try:
                 with writing(ctx) as session:
                     report = _run_import(session, path, options, progress, report_path)
-                    if report.wrote_nothing and not session.created:
-                        # Not even a commands row: the same file again changes no byte.
+                    if report.wrote_nothing:
+                        # Not even a commands row: the same file again changes no byte,
+                        # and a database created for the import is removed again.
                         raise _NothingChanged(report)
             except _NothingChanged as unchanged:
                 report = unchanged.report

@@ -972,10 +972,9 @@ class HumanRows:
         if "id" not in keys or "name" not in keys:
             return {}
         at_id, at_name = keys.index("id"), keys.index("name")
+        # (a row without a name, its trailing cells dropped or empty, leaves the id as it is)
         names = {
-            r[at_id].strip(): r[at_name].strip()
-            for r in accounts.records
-            if len(r) > max(at_id, at_name)
+            r[at_id].strip(): r[at_name].strip() for r in accounts.records if r[at_name].strip()
         }
         run.report.notes.append(f"accounts: named from {sibling.name} next to the file")
         return names

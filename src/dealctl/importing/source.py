@@ -23,6 +23,8 @@ FORMATS = ("csv", "tsv", "json", "jsonl")
 STDIN = "-"
 
 _BOM = codecs.BOM_UTF8
+# A UTF-16 or UTF-32 file's byte-order marks (UTF-32's start with UTF-16's).
+_WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_BE)
 # Names people give for Windows' Japanese code page; Python's strict 'shift_jis' lacks
 # ①, ㈱, №, 髙 and 﨑, which every Japanese Excel writes, so they all mean CP932.
 _CP932_NAMES = frozenset(
@@ -44,7 +46,12 @@ NEUTRALISED = re.compile("'+[=+\\-@\t\r]")
 
 @dataclass
 class Table:
-    """A file's header and records, every cell as text ('' when empty)."""
+    """A file's header and records, every cell as text ('' when empty).
+
+    Every record has at least a cell per header: the cells a short row lacks (a
+    spreadsheet drops trailing empty cells) are there, empty. A longer row keeps its extra
+    cells (a cell beyond the last header is refused when the rows are checked).
+    """
 
     name: str
     headers: list[str]
@@ -93,8 +100,8 @@ def decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
 
     Without ``encoding`` a candidate must also read as text: CP932 decodes almost any
     bytes (a UTF-16 file too) into control and private-use characters, which are refused.
-    Never a lossy fallback such as latin-1.
-    """
+    Never a lossy fallback such as latin-1. A NUL byte is in neither UTF-8 nor CP932 text:
+    outside a file marked as UTF-16 or UTF-32, it is named where it is."""
     if encoding:
         codec = encoding_name(encoding)
         try:
@@ -104,6 +111,13 @@ def decode(raw: bytes, name: str, encoding: str | None) -> tuple[str, str]:
                 f"{name} is not {encoding} text: byte 0x{raw[exc.start]:02x} at offset"
                 f" {exc.start} cannot be read"
             ) from None
+    nul = raw.find(b"\x00")
+    if nul >= 0 and not raw.startswith(_WIDE_BOMS):
+        line = raw.count(b"\n", 0, nul) + 1
+        raise InvalidInput(
+            f"{name} contains a NUL byte (line {line}, byte offset {nul}): binary data, or text"
+            " in an encoding such as UTF-16 (give --encoding)"
+        )
     for codec in ("utf-8-sig", "cp932"):
         try:
             text = raw.decode(codec)
@@ -189,20 +203,29 @@ def _blank(cells: list[str]) -> bool:
 # The rest of a quoted cell after its opening quote, up to its closing quote ("" is a
 # quote inside it); possessive, so that a doubled quote is never read as the closing one.
 _QUOTED_REST = re.compile(r'(?:[^"]++|"")*+"')
+_LINE_BREAK = re.compile("[\r\n]")
 
 
-def _unclosed_quote(text: str, start: int, delimiter: str) -> int | None:
-    """The column (from 0) of a quoted cell that opens in the record starting at ``start``
-    and never closes, or None. Follows the csv module: a quote opens a quoted cell only as
-    the first character of a cell, and what follows a closing quote belongs to the cell."""
+def _bad_quote(text: str, start: int, delimiter: str) -> tuple[int, bool] | None:
+    """The column (from 0) of a quoted cell in the record starting at ``start`` that never
+    closes, or that closes where no cell ends (text follows its closing quote), and whether
+    it is taken as never closing; None when the record's quoted cells are sound.
+
+    A quote followed by text on a later line than the one its cell opened on is the
+    opening quote of a later cell: the quote that should have closed this one is missing
+    and the cell took every line between. Follows the csv module: a quote opens a quoted
+    cell only as the first character of a cell."""
     stop = re.compile(f"[{re.escape(delimiter)}\r\n]")
     pos, column = start, 0
     while pos < len(text):
         if text[pos] == '"':
             closing = _QUOTED_REST.match(text, pos + 1)
             if closing is None:
-                return column
-            pos = closing.end()
+                return column, True
+            end = closing.end()
+            if end < len(text) and text[end] not in (delimiter, "\r", "\n"):
+                return column, _LINE_BREAK.search(text, pos + 1, end) is not None
+            pos = end
         found = stop.search(text, pos)
         if found is None or found[0] != delimiter:
             return None  # the record ends here
@@ -241,10 +264,13 @@ class _Lines:
 
 def _csv(text: str, delimiter: str) -> tuple[list[str], list[list[str]], list[int], int]:
     # Lines end only at \n, \r\n and \r (never at U+2028), and quoted cells keep their
-    # line breaks. A quoted cell that never closes would take the rest of the file as its
-    # value: the last record read is checked for one.
+    # line breaks. The reader is strict: a quoted cell must close, and its closing quote be
+    # followed by a delimiter or the end of the line. A quoted cell that never closes would
+    # take the rest of the file as its value; one whose quote is missing in a file with
+    # other quoted cells would take every line up to the next one's opening quote, which is
+    # then followed by text. Either stops the file, naming where the cell opens.
     stream = _Lines(text)
-    reader = csv.reader(stream, delimiter=delimiter)
+    reader = csv.reader(stream, delimiter=delimiter, strict=True)
     try:
         headers = _clean_headers(next(reader))
     except StopIteration:
@@ -254,24 +280,24 @@ def _csv(text: str, delimiter: str) -> tuple[list[str], list[list[str]], list[in
         raise InvalidInput(f"cannot read the header line: {exc}") from None
     records: list[list[str]] = []
     rows: list[int] = []
+    width = len(headers)
     row = 1
     blank = 0
     start = stream.pos  # where the record being read begins
-    last = (0, 0, 1)  # (offset, record, row) of the last record read
     try:
         for cells in reader:
             row += 1
-            last = (start, len(records) + 1, row)
             start = stream.pos
             if _blank(cells):
                 blank += cells not in ([], [""])  # an empty line is no row at all
                 continue
+            if len(cells) < width:
+                cells += [""] * (width - len(cells))
             records.append(cells)
             rows.append(row)
     except csv.Error as exc:
         _check_quotes(text, start, delimiter, headers, (len(records) + 1, row + 1))
         raise InvalidInput(f"cannot read row {row + 1}: {exc}") from None
-    _check_quotes(text, last[0], delimiter, headers, last[1:] if last[1] else None)
     return headers, records, rows, blank
 
 
@@ -279,17 +305,24 @@ def _check_quotes(
     text: str, start: int, delimiter: str, headers: list[str], where: tuple[int, int] | None
 ) -> None:
     """Refuse the file when the record starting at ``start`` (the header line when
-    ``where`` is None) opens a quoted cell that never closes: where, never what it took."""
-    column = _unclosed_quote(text, start, delimiter)
-    if column is None:
+    ``where`` is None) has a quoted cell that never closes, or text after a closing quote:
+    where, never what it took."""
+    found = _bad_quote(text, start, delimiter)
+    if found is None:
         return
+    column, unclosed = found
     # (the header line's own cells hold what its quote swallowed: named by number)
     named = where is not None and column < len(headers)
     name = repr(headers[column]) if named else str(column + 1)
     place = "the header line" if where is None else f"record {where[0]} (row {where[1]})"
+    if unclosed:
+        raise InvalidInput(
+            f'{place}: a quoted cell opened in column {name} never closes (a " is missing);'
+            " nothing was written"
+        )
     raise InvalidInput(
-        f'{place}: a quoted cell opened in column {name} never closes (a " is missing);'
-        " nothing was written"
+        f"{place}: the quoted cell in column {name} has text after its closing quote (a quote"
+        ' inside a quoted cell is written twice: ""); nothing was written'
     )
 
 
@@ -322,6 +355,8 @@ def _dealctl_tsv(text: str) -> tuple[list[str], list[list[str]], list[int], int]
         if _blank(cells):
             blank += 1
             continue
+        if len(cells) < len(headers):
+            cells += [""] * (len(headers) - len(cells))
         records.append(cells)
         rows.append(index)
     return headers, records, rows, blank
