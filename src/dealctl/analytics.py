@@ -19,7 +19,7 @@ from typing import Any
 from dealctl import dates
 from dealctl.catalogue import Catalogue, Stage
 from dealctl.deals import DEAL_VIEW
-from dealctl.errors import DatabaseError, InvalidInput, NotFound
+from dealctl.errors import InvalidInput, NotFound
 from dealctl.session import Session
 
 # --- numbers ---------------------------------------------------------------------------------
@@ -253,24 +253,6 @@ def probability_source(row: Any) -> str:
     return "deal" if _column(row, "probability") is not None else "stage"
 
 
-def stored_due_moment(value: str, zone: Any, number: int) -> date:
-    """A deal's stored due value in the zone (:func:`dates.due_moment`); one that is not in
-    the stored form was written by something other than dealctl: a database problem, not
-    bad input."""
-    try:
-        return dates.due_moment(value, zone)
-    except InvalidInput:
-        raise DatabaseError(
-            f"deal {number} has a damaged due value {value!r} in the database;"
-            " dealctl doctor says how to fix it"
-        ) from None
-
-
-def stored_due_date(value: str, zone: Any, number: int) -> date:
-    """The local date of a deal's stored due value (see :func:`stored_due_moment`)."""
-    return dates.day_of(stored_due_moment(value, zone, number))
-
-
 def deal_row(row: Any, today: date, zone: Any) -> dict[str, Any]:
     """A deal as the listing commands show it (the documented ``list`` columns).
 
@@ -278,7 +260,7 @@ def deal_row(row: Any, today: date, zone: Any) -> dict[str, Any]:
     (the due value in the zone, as tables show it), which are not ``list`` columns.
     """
     due = row["next_due"]
-    moment = stored_due_moment(due, zone, row["number"]) if due else None
+    moment = dates.stored_due_moment(due, zone, row["number"]) if due else None
     due_day = dates.day_of(moment) if moment else None
     return {
         "number": row["number"],
@@ -366,7 +348,7 @@ def due(session: Session, *, only: str | None, within: int, owner: str | None) -
         + " AND (length(d.next_due) > 10 OR date(d.next_due, '+0 days') IS NOT d.next_due)",
         near_params,
     ):
-        day = stored_due_date(row["next_due"], zone, row["number"]).isoformat()
+        day = dates.stored_due_date(row["next_due"], zone, row["number"]).isoformat()
         elsewhere = elsewhere or day != row["next_due"][:10]
 
     if elsewhere:

@@ -316,7 +316,7 @@ def _revisit_note(deal: Deal) -> str:
 def _due_parts(deal: Deal, zone: Any) -> tuple[date, str]:
     """The due date in the zone, and the local time of day when one was given ('' if not)."""
     value = deal["next_due"]
-    day = analytics.stored_due_date(value, zone, deal["number"])
+    day = dates.stored_due_date(value, zone, deal["number"])
     if len(value) == 10:
         return day, ""
     moment = datetime.fromisoformat(value)
