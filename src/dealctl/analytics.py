@@ -423,10 +423,21 @@ _STAGE_DAYS_SQL = """(SELECT
  WHERE seg.stage_id = v.stage_id AND seg.status = 'open')"""
 
 
+def last_active_day(row: Any) -> date:
+    """The day a deal was last active (``_LAST_ACTIVE``, the same latest value); when that
+    value is damaged, the :func:`dates.damaged` error names the deal and its field."""
+    latest, field = row["created_at"], "created_at"
+    contact, moved = row["last_contact_at"], row["moved_at"]
+    if contact is not None and contact > latest:
+        latest, field = contact, "last_contact_at"
+    if moved is not None and moved > latest:
+        latest, field = moved, "moved_at"
+    return dates.stored_day(latest, row["number"], field)
+
+
 def idle_days(row: Any, today: date) -> int:
     """Days since the latest of: last follow-up, last stage change, creation."""
-    latest = max(t for t in (row["last_contact_at"], row["moved_at"], row["created_at"]) if t)
-    return (today - date.fromisoformat(latest[:10])).days
+    return (today - last_active_day(row)).days
 
 
 def open_deals(
@@ -456,8 +467,8 @@ def open_deals(
         idle = idle_days(row, today)
         in_stage = row["stage_days"]
         if in_stage is None:  # no history at this stage: count from the last move or creation
-            since = (row["moved_at"] or row["created_at"])[:10]
-            in_stage = (today - date.fromisoformat(since)).days
+            field = "moved_at" if row["moved_at"] else "created_at"
+            in_stage = (today - dates.stored_day(row[field], row["number"], field)).days
         item.update(
             stage_id=row["stage_id"],
             rot_days=row["rot_days"],
@@ -538,7 +549,11 @@ def pipeline(
     totals: dict[tuple[str, str], dict[str, int]] = {}
     for group in groups:
         stage = by_id[group["stage_id"]]
-        idle = (session.today - date.fromisoformat(group["day"])).days
+        try:
+            idle = (session.today - date.fromisoformat(group["day"])).days
+        except ValueError:  # a deal's damaged date: the error names the deal and field
+            last_active_day(_first_active_on(session, group, where, where_params))
+            raise
         bucket = totals.setdefault(
             (stage.id, group["currency"]),
             {"n": 0, "amount": 0, "weighted": 0, "stale": 0, "idle": 0},
@@ -574,6 +589,18 @@ def pipeline(
             )
     deals = open_deals(session, where, where_params) if with_deals else []
     return out, deals
+
+
+def _first_active_on(session: Session, group: Any, where: str, params: Sequence[Any]) -> Any:
+    """The first deal of a :func:`pipeline` group (stage, currency, day last active)."""
+    row = session.store.one(
+        "SELECT d.number, d.created_at, d.last_contact_at, d.moved_at FROM deals d"
+        " WHERE d.deleted_at IS NULL AND d.status = 'open' AND d.stage_id = ?"
+        " AND d.currency = ? AND " + _LAST_ACTIVE + " = ? AND " + where + " ORDER BY d.number",
+        [group["stage_id"], group["currency"], group["day"], *params],
+    )
+    assert row is not None  # the group was made of such deals
+    return row
 
 
 def totals_by_currency(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -1049,7 +1076,7 @@ def revisit(
     names = session.config.lost_reasons
     out = []
     for row in rows:
-        lost_on = date.fromisoformat(row["closed_at"][:10])
+        lost_on = dates.stored_day(row["closed_at"], row["number"], "closed_at")
         after = months[row["lost_reason"]]
         item = deal_row(row, today, session.zone)
         item.update(
