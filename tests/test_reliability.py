@@ -1046,6 +1046,32 @@ def test_a_damaged_stored_date_stops_each_command_that_reads_it_naming_deal_and_
         cli(*args)
 
 
+def test_a_damaged_approval_step_date_stops_route_check_naming_the_deal(
+    cli: Cli, db_path: Path
+) -> None:
+    cli("add", "A")
+    cli("route", "set", "1", "--template", "ringi")
+    cli("route", "check", "1", "--date", "2026-12-01")
+    for value in ("garbage", "2026-02-30"):
+        _sql(db_path, f"UPDATE approval_steps SET done_on = '{value}' WHERE done_on IS NOT NULL")
+        before = full_dump(db_path)
+        assert cli("route", "check", "1", code=5) == ""
+        assert cli.stderr == (
+            f"dealctl: deal 1 has a damaged approval step done_on value {value!r} in the"
+            " database; dealctl doctor says how to fix it\n"
+        )
+        assert full_dump(db_path) == before
+    [row] = _doctor(cli)
+    assert (row["table"], row["problem"]) == (
+        "approval_steps",
+        f"approval step {row['id'][:8]} of deal 1 has done_on '2026-02-30', which is not a date"
+        " (YYYY-MM-DD); commands that read it stop with an error",
+    )
+    _run_fix(db_path, row["fix"], "2026-12-01")
+    assert _doctor(cli, code=0) == []
+    cli("route", "check", "1")
+
+
 def _cell_content(path: Path) -> int:
     """Where page 1's records start: the schema itself (sqlite_master)."""
     header = path.read_bytes()[:108]
