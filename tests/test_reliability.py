@@ -25,7 +25,7 @@ import pytest
 
 from dealctl import migrations
 from dealctl.importing import engine
-from tests.conftest import EXAMPLES, Cli
+from tests.conftest import EXAMPLES, NOW, Cli, set_clock
 from tests.fixtures.clicache import build_once
 from tests.fixtures.dbstate import SCHEMA1, counts, full_dump, live_state
 
@@ -966,6 +966,110 @@ def test_the_documented_date_forms(value: object, form: str, ok: bool) -> None:
     assert not sure or ok
     if ok and isinstance(value, str) and (value.endswith("+09:00") or len(value) == 10):
         assert sure, value
+
+
+# The commands that read a deal's day last active: the latest of created_at,
+# last_contact_at and moved_at (stage rows from an index for `pipeline --summary` and the
+# machine formats, the deals themselves for the rest).
+AGING = [
+    "stale", "stale -f json", "pipeline --summary", "pipeline -f json", "pipeline", "next",
+    "show 1", "digest", "calendar -o CAL",
+]  # fmt: skip
+# (column damaged, value, deal, the commands that stop at it, a good value to put back)
+DAMAGED_READS = [
+    ("moved_at", "garbage", 1, [*AGING, "close 1 --date yesterday"], None),
+    ("moved_at", "2026-02-30T10:00:00+09:00", 1, [*AGING, "close 1 --date yesterday"], None),
+    ("last_contact_at", "garbage", 1, AGING, "2026-02-20T10:00:00+09:00"),
+    ("last_contact_at", "2026-02-30T10:00:00+09:00", 1, AGING, "2026-02-20T10:00:00+09:00"),
+    ("created_at", "garbage", 1, [*AGING, "close 1 --date yesterday"], "2026-02-20T09:00:00+09:00"),
+    ("created_at", "2026-02-30T10:00:00+09:00", 1, [*AGING, "close 1 --date yesterday"],
+     "2026-02-20T09:00:00+09:00"),
+    # Deal 3 has had nothing done since it was added: digest's first-response wait reads
+    # the whole moment, which must carry its offset.
+    ("created_at", "2026-02-20T09:00:00", 3, ["digest", "calendar -o CAL",
+     "close 3 --date yesterday"], "2026-02-20T09:00:00+09:00"),
+    ("updated_at", "garbage", 1, ["calendar -o CAL"], "2026-02-20T09:00:00+09:00"),
+    ("close_date", "2026-02-30", 1, ["digest"], "2026-02-27"),
+    ("closed_at", "2026-02-30T10:00:00+09:00", 2, ["revisit", "digest"],
+     "2026-02-20T09:00:00+09:00"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "number", "commands", "good"),
+    DAMAGED_READS,
+    ids=[f"{c[0]}={c[1]}" for c in DAMAGED_READS],
+)
+def test_a_damaged_stored_date_stops_each_command_that_reads_it_naming_deal_and_field(
+    cli: Cli,
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    column: str,
+    value: str,
+    number: int,
+    commands: list[str],
+    good: str | None,
+) -> None:
+    set_clock(monkeypatch, "2026-02-20T09:00:00+09:00")  # 02-30 sorts after every stamp
+    cli("add", "Open one", "--next", "call", "--due", "tomorrow", "--close", "2026-02-27")
+    cli("log", "1", "called")
+    cli("advance", "1")
+    cli("add", "Lost one")
+    cli("lose", "2", "--reason", "price")
+    cli("add", "Quiet one", "--next", "call", "--due", "tomorrow")
+    set_clock(monkeypatch, NOW)
+    _sql(db_path, f"UPDATE deals SET {column} = '{value}' WHERE number = {number}")
+    before = full_dump(db_path)
+    message = (
+        f"dealctl: deal {number} has a damaged {column} value {value!r} in the database;"
+        " dealctl doctor says how to fix it\n"
+    )
+    calendar = db_path.parent / "cal.ics"
+    runs = [[str(calendar) if a == "CAL" else a for a in c.split()] for c in commands]
+    for args in runs:
+        assert cli(*args, code=5) == "", args
+        assert cli.stderr == message, args
+    assert full_dump(db_path) == before
+    assert not calendar.exists()
+    # doctor names the deal and the column, and its fix makes every command work again.
+    rows = _doctor(cli)
+    assert [(r["check"], r["table"], r["number"]) for r in rows] == [("states", "deals", number)]
+    problem, fix = rows[0]["problem"], rows[0]["fix"]
+    assert problem.startswith(f"deal {number} has "), problem
+    assert column in problem + fix, rows[0]
+    if fix.startswith("dealctl edit"):
+        cli("edit", str(number), "--close", str(good))
+    else:
+        _run_fix(db_path, fix, good or "")
+    assert _doctor(cli, code=0) == []
+    for args in runs:
+        cli(*args)
+
+
+def test_a_damaged_approval_step_date_stops_route_check_naming_the_deal(
+    cli: Cli, db_path: Path
+) -> None:
+    cli("add", "A")
+    cli("route", "set", "1", "--template", "ringi")
+    cli("route", "check", "1", "--date", "2026-12-01")
+    for value in ("garbage", "2026-02-30"):
+        _sql(db_path, f"UPDATE approval_steps SET done_on = '{value}' WHERE done_on IS NOT NULL")
+        before = full_dump(db_path)
+        assert cli("route", "check", "1", code=5) == ""
+        assert cli.stderr == (
+            f"dealctl: deal 1 has a damaged approval step done_on value {value!r} in the"
+            " database; dealctl doctor says how to fix it\n"
+        )
+        assert full_dump(db_path) == before
+    [row] = _doctor(cli)
+    assert (row["table"], row["problem"]) == (
+        "approval_steps",
+        f"approval step {row['id'][:8]} of deal 1 has done_on '2026-02-30', which is not a date"
+        " (YYYY-MM-DD); commands that read it stop with an error",
+    )
+    _run_fix(db_path, row["fix"], "2026-12-01")
+    assert _doctor(cli, code=0) == []
+    cli("route", "check", "1")
 
 
 def _cell_content(path: Path) -> int:

@@ -19,7 +19,7 @@ from typing import Any
 from dealctl import dates
 from dealctl.catalogue import Catalogue, Stage
 from dealctl.deals import DEAL_VIEW
-from dealctl.errors import DatabaseError, InvalidInput, NotFound
+from dealctl.errors import InvalidInput, NotFound
 from dealctl.session import Session
 
 # --- numbers ---------------------------------------------------------------------------------
@@ -253,24 +253,6 @@ def probability_source(row: Any) -> str:
     return "deal" if _column(row, "probability") is not None else "stage"
 
 
-def stored_due_moment(value: str, zone: Any, number: int) -> date:
-    """A deal's stored due value in the zone (:func:`dates.due_moment`); one that is not in
-    the stored form was written by something other than dealctl: a database problem, not
-    bad input."""
-    try:
-        return dates.due_moment(value, zone)
-    except InvalidInput:
-        raise DatabaseError(
-            f"deal {number} has a damaged due value {value!r} in the database;"
-            " dealctl doctor says how to fix it"
-        ) from None
-
-
-def stored_due_date(value: str, zone: Any, number: int) -> date:
-    """The local date of a deal's stored due value (see :func:`stored_due_moment`)."""
-    return dates.day_of(stored_due_moment(value, zone, number))
-
-
 def deal_row(row: Any, today: date, zone: Any) -> dict[str, Any]:
     """A deal as the listing commands show it (the documented ``list`` columns).
 
@@ -278,7 +260,7 @@ def deal_row(row: Any, today: date, zone: Any) -> dict[str, Any]:
     (the due value in the zone, as tables show it), which are not ``list`` columns.
     """
     due = row["next_due"]
-    moment = stored_due_moment(due, zone, row["number"]) if due else None
+    moment = dates.stored_due_moment(due, zone, row["number"]) if due else None
     due_day = dates.day_of(moment) if moment else None
     return {
         "number": row["number"],
@@ -366,7 +348,7 @@ def due(session: Session, *, only: str | None, within: int, owner: str | None) -
         + " AND (length(d.next_due) > 10 OR date(d.next_due, '+0 days') IS NOT d.next_due)",
         near_params,
     ):
-        day = stored_due_date(row["next_due"], zone, row["number"]).isoformat()
+        day = dates.stored_due_date(row["next_due"], zone, row["number"]).isoformat()
         elsewhere = elsewhere or day != row["next_due"][:10]
 
     if elsewhere:
@@ -441,10 +423,21 @@ _STAGE_DAYS_SQL = """(SELECT
  WHERE seg.stage_id = v.stage_id AND seg.status = 'open')"""
 
 
+def last_active_day(row: Any) -> date:
+    """The day a deal was last active (``_LAST_ACTIVE``, the same latest value); when that
+    value is damaged, the :func:`dates.damaged` error names the deal and its field."""
+    latest, field = row["created_at"], "created_at"
+    contact, moved = row["last_contact_at"], row["moved_at"]
+    if contact is not None and contact > latest:
+        latest, field = contact, "last_contact_at"
+    if moved is not None and moved > latest:
+        latest, field = moved, "moved_at"
+    return dates.stored_day(latest, row["number"], field)
+
+
 def idle_days(row: Any, today: date) -> int:
     """Days since the latest of: last follow-up, last stage change, creation."""
-    latest = max(t for t in (row["last_contact_at"], row["moved_at"], row["created_at"]) if t)
-    return (today - date.fromisoformat(latest[:10])).days
+    return (today - last_active_day(row)).days
 
 
 def open_deals(
@@ -474,8 +467,8 @@ def open_deals(
         idle = idle_days(row, today)
         in_stage = row["stage_days"]
         if in_stage is None:  # no history at this stage: count from the last move or creation
-            since = (row["moved_at"] or row["created_at"])[:10]
-            in_stage = (today - date.fromisoformat(since)).days
+            field = "moved_at" if row["moved_at"] else "created_at"
+            in_stage = (today - dates.stored_day(row[field], row["number"], field)).days
         item.update(
             stage_id=row["stage_id"],
             rot_days=row["rot_days"],
@@ -556,7 +549,11 @@ def pipeline(
     totals: dict[tuple[str, str], dict[str, int]] = {}
     for group in groups:
         stage = by_id[group["stage_id"]]
-        idle = (session.today - date.fromisoformat(group["day"])).days
+        try:
+            idle = (session.today - date.fromisoformat(group["day"])).days
+        except ValueError:  # a deal's damaged date: the error names the deal and field
+            last_active_day(_first_active_on(session, group, where, where_params))
+            raise
         bucket = totals.setdefault(
             (stage.id, group["currency"]),
             {"n": 0, "amount": 0, "weighted": 0, "stale": 0, "idle": 0},
@@ -592,6 +589,18 @@ def pipeline(
             )
     deals = open_deals(session, where, where_params) if with_deals else []
     return out, deals
+
+
+def _first_active_on(session: Session, group: Any, where: str, params: Sequence[Any]) -> Any:
+    """The first deal of a :func:`pipeline` group (stage, currency, day last active)."""
+    row = session.store.one(
+        "SELECT d.number, d.created_at, d.last_contact_at, d.moved_at FROM deals d"
+        " WHERE d.deleted_at IS NULL AND d.status = 'open' AND d.stage_id = ?"
+        " AND d.currency = ? AND " + _LAST_ACTIVE + " = ? AND " + where + " ORDER BY d.number",
+        [group["stage_id"], group["currency"], group["day"], *params],
+    )
+    assert row is not None  # the group was made of such deals
+    return row
 
 
 def totals_by_currency(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -1067,7 +1076,7 @@ def revisit(
     names = session.config.lost_reasons
     out = []
     for row in rows:
-        lost_on = date.fromisoformat(row["closed_at"][:10])
+        lost_on = dates.stored_day(row["closed_at"], row["number"], "closed_at")
         after = months[row["lost_reason"]]
         item = deal_row(row, today, session.zone)
         item.update(

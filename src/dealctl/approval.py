@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 from dealctl import dates, records
@@ -242,7 +241,8 @@ def check(
     if day > session.today:
         raise InvalidInput(f"date {on!r} is in the future: check a step off once it is done")
     earlier = info["last_done_on"]
-    if earlier is not None and day < date.fromisoformat(earlier):
+    field = "approval step done_on"
+    if earlier is not None and day < dates.stored_day(earlier, deal["number"], field):
         raise InvalidInput(
             f"{day.isoformat()} is before the previous step's date {earlier}: steps are"
             " approved in order"

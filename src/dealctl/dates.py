@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dealctl.errors import InvalidInput
+from dealctl.errors import DatabaseError, InvalidInput
 
 CLOCK_ENV = "DEALCTL_NOW"
 
@@ -225,6 +225,51 @@ def due_shown(moment: date) -> str:
     if isinstance(moment, datetime):
         return moment.strftime("%Y-%m-%d %H:%M")
     return moment.isoformat()
+
+
+def damaged(number: int, field: str, value: object) -> DatabaseError:
+    """The error for deal ``number``'s stored ``field`` that is not in its stored form: it
+    was written by something other than dealctl, so it is a database problem (exit
+    status 5), not bad input, and ``dealctl doctor`` says how to put it right."""
+    return DatabaseError(
+        f"deal {number} has a damaged {field} value {value!r} in the database;"
+        " dealctl doctor says how to fix it"
+    )
+
+
+def stored_day(value: str, number: int, field: str) -> date:
+    """The day a deal's stored date or moment (its ``field``) starts with, as written;
+    :func:`damaged` when that is no calendar day."""
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        raise damaged(number, field, value) from None
+
+
+def stored_moment(value: str, number: int, field: str) -> datetime:
+    """A deal's stored moment (its ``field``), aware; :func:`damaged` when it is not an ISO
+    date-time with its offset."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise damaged(number, field, value) from None
+    if moment.tzinfo is None:
+        raise damaged(number, field, value)
+    return moment
+
+
+def stored_due_moment(value: str, zone: tzinfo, number: int) -> date:
+    """A deal's stored due value in ``zone`` (:func:`due_moment`); :func:`damaged` when it
+    is not in the stored form."""
+    try:
+        return due_moment(value, zone)
+    except InvalidInput:
+        raise damaged(number, "due", value) from None
+
+
+def stored_due_date(value: str, zone: tzinfo, number: int) -> date:
+    """The local date of a deal's stored due value (see :func:`stored_due_moment`)."""
+    return day_of(stored_due_moment(value, zone, number))
 
 
 def iso_now(moment: datetime) -> str:

@@ -518,10 +518,13 @@ def close(session: Session, ref: str, amount: str | None, on: str | None) -> Non
         if day > session.today:
             raise InvalidInput(f"close date {on!r} is in the future: a won deal closed already")
         # The deal's last live move (moves taken back by undo do not count), or its creation.
-        latest = max(
-            (m for m in (deal["created_at"], deal["moved_at"]) if m), key=datetime.fromisoformat
-        )
-        since = dates.due_date(latest, session.zone)
+        moments = [
+            (dates.stored_moment(deal[field], deal["number"], field), deal[field])
+            for field in ("created_at", "moved_at")
+            if deal[field]
+        ]
+        last_moment, latest = max(moments, key=lambda pair: pair[0])
+        since = last_moment.astimezone(session.zone).date()
         if day < since:
             raise InvalidInput(
                 f"close date {on!r} is before deal {deal['number']}'s last stage change"

@@ -213,7 +213,7 @@ def build(session: Session, *, owner: str | None = None, days: int | None = None
             by_id,
             lambda d: (
                 f"expected close {d['close_date']},"
-                f" {counted((today - date.fromisoformat(d['close_date'])).days, 'day')} ago"
+                f" {counted((today - _close_day(d)).days, 'day')} ago"
             ),
         ),
     ]
@@ -262,7 +262,7 @@ def first_response(
     rows = analytics.open_deals(session, f"{quiet} AND ({where})" if where else quiet, params or [])
     waiting = []
     for row in rows:
-        waited = session.now - datetime.fromisoformat(row["created_at"])
+        waited = session.now - dates.stored_moment(row["created_at"], row["number"], "created_at")
         if waited >= timedelta(hours=hours):
             waiting.append({**row, "waiting_hours": int(waited.total_seconds() // 3600)})
     return sorted(waiting, key=lambda d: (-d["waiting_hours"], d["number"]))
@@ -313,10 +313,14 @@ def _revisit_note(deal: Deal) -> str:
     return f"{note}, to revisit since {deal['revisit_on']}" if deal.get("revisit_on") else note
 
 
+def _close_day(deal: Deal) -> date:
+    return dates.stored_day(deal["close_date"], deal["number"], "close_date")
+
+
 def _due_parts(deal: Deal, zone: Any) -> tuple[date, str]:
     """The due date in the zone, and the local time of day when one was given ('' if not)."""
     value = deal["next_due"]
-    day = analytics.stored_due_date(value, zone, deal["number"])
+    day = dates.stored_due_date(value, zone, deal["number"])
     if len(value) == 10:
         return day, ""
     moment = datetime.fromisoformat(value)

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from dealctl import __version__
+from dealctl import __version__, dates
 from dealctl.session import Session
 
 UID_DOMAIN = "dealctl"
@@ -65,9 +65,10 @@ def calendar_bytes(deals: Iterable[dict[str, Any]], *, zone_name: str) -> bytes:
         event.add("uid", event_uid(deal["id"]))
         event.add("sequence", deal["sequence"])
         # DTSTAMP: when this event's information last changed, so the file is reproducible.
-        event.add("dtstamp", _utc(deal["updated_at"]))
-        event.add("created", _utc(deal["created_at"]))
-        event.add("last-modified", _utc(deal["updated_at"]))
+        updated = _utc(deal, "updated_at")
+        event.add("dtstamp", updated)
+        event.add("created", _utc(deal, "created_at"))
+        event.add("last-modified", updated)
         event.add("summary", f"{deal['next_action']} — {deal['title']} #{deal['number']}")
         event.add("description", _description(deal))
         event.add("categories", ["dealctl"])
@@ -86,8 +87,8 @@ def calendar_bytes(deals: Iterable[dict[str, Any]], *, zone_name: str) -> bytes:
     return data
 
 
-def _utc(moment: str) -> datetime:
-    return datetime.fromisoformat(moment).astimezone(UTC)
+def _utc(deal: dict[str, Any], field: str) -> datetime:
+    return dates.stored_moment(deal[field], deal["number"], field).astimezone(UTC)
 
 
 def _description(deal: dict[str, Any]) -> str:
