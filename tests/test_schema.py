@@ -6,6 +6,7 @@ import os
 import re
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -130,6 +131,19 @@ def test_uuid7_is_time_ordered() -> None:
     ids = [new_id() for _ in range(200)]
     assert all(UUID7.match(i) for i in ids)
     assert ids == sorted(ids)  # in creation order, even within one millisecond
+
+
+def test_uuid7_carries_the_millisecond_and_a_random_tail() -> None:
+    before = time.time_ns() // 1_000_000
+    ids = [new_id() for _ in range(20_000)]
+    after = time.time_ns() // 1_000_000
+    assert all(UUID7.match(i) for i in ids)
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    stamps = {int(i[:8] + i[9:13], 16) for i in ids}
+    # a millisecond's 4,096 counter values used up move the time on by one
+    assert before <= min(stamps) and max(stamps) <= after + len(ids) // 4096
+    assert {i[19] for i in ids} == set("89ab")  # the variant, 10, then two random bits
+    assert len({i[-12:] for i in ids}) == len(ids)
 
 
 def test_a_forked_process_never_repeats_its_parents_random_bits() -> None:
