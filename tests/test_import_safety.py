@@ -143,6 +143,40 @@ def test_skip_invalid_imports_the_valid_rows_and_reports_the_rest(cli: Cli, tmp_
     assert len(report.read_text(encoding="utf-8").splitlines()) == 2
 
 
+# A row with a non-empty cell beyond the last header, in each layout: the cell is rejected
+# and, with --skip-invalid, the row is not imported (the empty cells after it are no cell).
+LONG_ROWS = {
+    "spreadsheet": "Deal name,Company,Value\nA,Acme,100,,extra\nB,Beta,200,,\n",
+    "pipedrive": "Deal - Title,Deal - Organization,Deal - Value\nA,Acme,100,,extra\nB,Beta,200\n",
+    "maven": "opportunity_id,sales_agent,product,account,deal_stage,engage_date,close_date,"
+    "close_value\nA,Anna,GTX,Acme,Prospecting,2026-10-01,,,,extra\n"
+    "B,Anna,GTX,Beta,Prospecting,2026-10-01,,\n",
+    "dealctl": "title,account,stage,status,external_id\nA,Acme,hearing,open,A,,extra\n"
+    "B,Beta,hearing,open,B\n",
+}
+
+
+@pytest.mark.parametrize("layout", LONG_ROWS)
+def test_skip_invalid_leaves_out_a_row_with_a_cell_beyond_the_last_header(
+    cli: Cli, tmp_path: Path, layout: str
+) -> None:
+    path = tmp_path / "long.csv"
+    path.write_text(LONG_ROWS[layout], "utf-8")
+    out = cli("import", str(path), "--skip-invalid")
+    assert out.startswith(
+        f"imported ({layout}): 1 deal created, 0 updated, 0 unchanged; 1 account,"
+    )
+    assert "  not imported: 1 row with rejected cells (--skip-invalid)\n" in out
+    width = LONG_ROWS[layout].split("\n", 1)[0].count(",") + 1
+    assert cli.stderr.startswith(
+        f"dealctl: record 1{' (row 2)' if layout != 'dealctl' else ''}, column"
+        f" 'column {width + 2}', value 'extra': a cell beyond the last header\n"
+    )
+    assert [(d["account"], d["status"]) for d in deals(cli)] == [("Beta", "open")]
+    cli("import", str(path), code=2)  # without --skip-invalid: nothing
+    assert cli.stderr.endswith("import stopped: 1 rejected cells; nothing was written\n")
+
+
 @pytest.mark.parametrize(
     ("text", "args"),
     [

@@ -470,8 +470,9 @@ class Run:
         return HumanRows(self)
 
     def cleaned_records(self) -> Iterator[tuple[int, int, list[str]]]:
-        """(record, row, cells) with line endings and formula guards undone, and cells
-        with control characters rejected."""
+        """(record, row, cells) with line endings and formula guards undone. A record with
+        a cell beyond the last header or a control character in a cell is rejected (each
+        such cell) and not yielded: nothing of it is imported."""
         width = len(self.table.headers)
         records = self.table.records
         rows = self.table.rows
@@ -481,12 +482,15 @@ class Run:
         for index, cells in enumerate(records):
             record = index + 1
             row = rows[index]
+            refused = False
             if len(cells) != width:
-                cells = self._fit(cells, width, record, row)
+                cells, refused = self._fit(cells, width, record, row)
             if clean is not None:
                 cells = clean(cells)
             records[index] = []  # read once: let the cells go
-            if controls and self._controls(cells, record, row):
+            if controls:
+                refused = self._controls(cells, record, row) or refused
+            if refused:
                 continue
             yield record, row, cells
             self.tick(record, total)
@@ -506,15 +510,17 @@ class Run:
         self.table.records = []
         return built
 
-    def _fit(self, cells: list[str], width: int, record: int, row: int) -> list[str]:
+    def _fit(self, cells: list[str], width: int, record: int, row: int) -> tuple[list[str], bool]:
+        """The cells of a record, one per header, and whether it was rejected: for a
+        non-empty cell beyond the last header (empty ones a spreadsheet left are dropped)."""
         if len(cells) < width:
-            return cells + [""] * (width - len(cells))
-        extra = [c for c in cells[width:] if c.strip()]
-        if extra:
+            return cells + [""] * (width - len(cells)), False
+        extra = next((i for i in range(width, len(cells)) if cells[i].strip()), None)
+        if extra is not None:
             self.reject(
-                record, row, f"column {width + 1}", extra[0], "a cell beyond the last header"
+                record, row, f"column {extra + 1}", cells[extra], "a cell beyond the last header"
             )
-        return cells[:width]
+        return cells[:width], extra is not None
 
     def _controls(self, cells: list[str], record: int, row: int) -> bool:
         bad = False
