@@ -177,6 +177,46 @@ def test_skip_invalid_leaves_out_a_row_with_a_cell_beyond_the_last_header(
     assert cli.stderr.endswith("import stopped: 1 rejected cells; nothing was written\n")
 
 
+def test_rows_not_written_create_no_account_and_no_contact(cli: Cli, tmp_path: Path) -> None:
+    def people(kind: str) -> list[tuple[Any, ...]]:
+        rows = json.loads(cli("export", kind, "--format", "json"))
+        return [(r["number"], r["name"]) for r in rows]
+
+    first = tmp_path / "first.csv"
+    first.write_text("External ID,Deal name,Company,Contact\n1,A,Acme,Ann\n", "utf-8")
+    cli("import", str(first))
+    # record 2 repeats record 1's id: refused when matched, after its names were read
+    again = tmp_path / "again.csv"
+    again.write_text(
+        "External ID,Deal name,Company,Contact\n2,B,Beta,Bob\n2,C,Gamma,Cy\n3,D,Delta,Di\n",
+        "utf-8",
+    )
+    out = cli("import", str(again), "--skip-invalid")
+    assert out.startswith("imported (spreadsheet): 2 deals created, 0 updated, 0 unchanged;"
+                          " 2 accounts,")  # fmt: skip
+    assert cli.stderr.startswith(
+        "dealctl: record 2 (row 3), column 'External ID', value '2': the same id as record 1\n"
+    )
+    assert people("accounts") == [(1, "Acme"), (2, "Beta"), (3, "Delta")]
+    assert people("contacts") == [(1, "Ann"), (2, "Bob"), (3, "Di")]
+    # a changed row left as it is: its new company and person are not created either
+    skipped = tmp_path / "skipped.csv"
+    skipped.write_text(
+        "External ID,Deal name,Company,Contact\n1,A,Omega,Oz\n4,E,Epsilon,Eve\n", "utf-8"
+    )
+    out = cli("import", str(skipped), "--on-duplicate", "skip")
+    assert out.startswith("imported (spreadsheet): 1 deal created, 0 updated, 0 unchanged;"
+                          " 1 account,")  # fmt: skip
+    assert people("accounts") == [(1, "Acme"), (2, "Beta"), (3, "Delta"), (4, "Epsilon")]
+    assert people("contacts") == [(1, "Ann"), (2, "Bob"), (3, "Di"), (4, "Eve")]
+    first_deal = deals(cli)[0]
+    assert (first_deal["title"], first_deal["account"], first_deal["contact"]) == (
+        "A",
+        "Acme",
+        "Ann",
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "args"),
     [

@@ -1508,6 +1508,36 @@ class Writer:
                 self.updates.append((item, stored, fields))
                 self.run.event(item.record, item.row, names, "", "updated", f"deal #{number}")
 
+    def only_what_is_written(self) -> None:
+        """Accounts and contacts that only rows left unwritten name (rows refused when
+        matched, or left as they are by ``--on-duplicate skip``) are not created, and stored
+        contacts are not filled from them; the accounts and contacts created are numbered
+        without gaps."""
+        run = self.run
+        report = self.report
+        written = [item.values for item in self.new] + [fields for _, _, fields in self.updates]
+        contact_ids = {values.get("contact_id") for values in written}
+        contacts = [c for c in run.pending_contacts if c.id in contact_ids]
+        account_ids = {values.get("account_id") for values in written}
+        account_ids.update(c.account_id for c in contacts)
+        accounts = [a for a in run.pending_accounts if a[0] in account_ids]
+        if len(accounts) < len(run.pending_accounts):
+            first = run.pending_accounts[0][1]
+            accounts = [(a[0], first + n, *a[2:]) for n, a in enumerate(accounts)]
+        if len(contacts) < len(run.pending_contacts):
+            first = run.pending_contacts[0].number
+            for n, contact in enumerate(contacts):
+                contact.number = first + n
+        run.pending_accounts, run.pending_contacts = accounts, contacts
+        run.filled_contacts = [c for c in run.filled_contacts if c.id in contact_ids]
+        report.accounts, report.contacts = len(accounts), len(contacts)
+        report.filled = sum(len(c.filled) for c in run.filled_contacts)
+        refused = {r.record for r in report.rejected if not r.file}
+        if refused:
+            report.events = [
+                e for e in report.events if not (e.outcome == "merged" and e.record in refused)
+            ]
+
     def write(self) -> None:
         """Everything checked, written: accounts, contacts, deals, history, the change log."""
         run = self.run
@@ -1835,7 +1865,8 @@ def _import(
     if report.rejected:
         if not options.skip_invalid:
             return report
-        report.invalid_rows = len({r.record for r in report.rejected})
+        report.invalid_rows = len({(r.file, r.record) for r in report.rejected})
+    writer.only_what_is_written()
     rows = writer.rows()
     if related is not None:
         rows.update(related.rows)

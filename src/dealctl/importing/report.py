@@ -39,6 +39,7 @@ class Rejection:
     value: str
     reason: str
     row: int | None = None  # the spreadsheet row (header = row 1), for people's files
+    file: str = ""  # a book folder's activities.csv or stage-changes.csv; "" for the file
 
     @property
     def where(self) -> str:
