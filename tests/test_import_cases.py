@@ -735,3 +735,110 @@ def test_an_import_leaves_the_cycle_collector_as_it_found_it(
 def test_the_clock_of_an_import_is_the_session_clock(cli: Cli) -> None:
     cli("import", str(CASES / "case-03.csv"))
     assert deals(cli)[0]["created_at"] == NOW
+
+
+# --- a book folder's activities.csv and stage-changes.csv ----------------------------------------
+
+BOOK_DEALS = (
+    "number,id,title,account,stage,status\n1,,One,Acme,hearing,open\n2,,Two,Beta,hearing,open\n"
+)
+BOOK_ACTIVITIES = "id,deal_id,deal_number,kind,at,text\n"
+BOOK_HISTORY = "id,deal_id,deal_number,from_stage,to_stage,from_status,to_status,at\n"
+AT = "2026-11-02T10:00:00+09:00"
+
+
+def book(tmp_path: Path, activities: str, history: str) -> Path:
+    folder = tmp_path / "book"
+    folder.mkdir(exist_ok=True)
+    (folder / "deals.csv").write_text(BOOK_DEALS, "utf-8")
+    (folder / "activities.csv").write_text(BOOK_ACTIVITIES + activities, "utf-8")
+    (folder / "stage-changes.csv").write_text(BOOK_HISTORY + history, "utf-8")
+    return folder
+
+
+GOOD_HISTORY = (
+    f",,1,,approach,,open,{AT}\n,,1,approach,hearing,open,open,{AT}\n,,2,,hearing,,open,{AT}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("activities", "history", "said"),
+    [
+        (f",,1,call,{AT},hello,extra\n", GOOD_HISTORY,
+         "activities.csv record 1, column 'column 7', value 'extra': a cell beyond the last"
+         " header"),
+        (f",,1,call,{AT},ring\a ring\n", GOOD_HISTORY,
+         "activities.csv record 1, column 'text', value 'ring\\x07 ring': contains a control"
+         " character: remove it"),
+        (f",,1,bogus,{AT},hello\n", GOOD_HISTORY,
+         "activities.csv record 1, column 'kind', value 'bogus': use one of call, email, meeting,"
+         " demo, document, note"),
+        (f",,1,call,{AT},hello\n,,1,call,yesterday,hello\n", GOOD_HISTORY,
+         "activities.csv record 2, column 'at', value 'yesterday': not a valid value"),
+        (f"a1,,1,call,{AT},hello\na1,,1,note,{AT},again\n", GOOD_HISTORY,
+         "activities.csv record 2, column 'id', value 'a1': the same id as record 1"),
+        ("", GOOD_HISTORY + f",,2,hearing,proposal,open,open,{AT},extra\n",
+         "stage-changes.csv record 4, column 'column 9', value 'extra': a cell beyond the last"
+         " header"),
+        ("", f",,1,nowhere,hearing,open,open,{AT}\n",
+         "stage-changes.csv record 1, column 'from_stage', value 'nowhere': not a stage of the"
+         " deal's pipeline"),
+        ("", f",,1,approach,hearing,weird,open,{AT}\n",
+         "stage-changes.csv record 1, column 'from_status', value 'weird': use open, won or lost"),
+        ("", f",,1,,approach,,bogus,{AT}\n",
+         "stage-changes.csv record 1, column 'to_status', value 'bogus': use open, won or lost"),
+        ("", f",,1,,approach,,open,{AT}\n,,1,,approach,,open,2026-11-02\n",
+         "stage-changes.csv record 2, column 'at', value '2026-11-02': a date-time needs its"
+         " offset, e.g. 2026-12-03T09:00:00+09:00"),
+    ],
+    ids=["activity-long-row", "activity-control", "activity-kind", "activity-at", "activity-id",
+         "history-long-row", "from-stage", "from-status", "to-status", "history-at"],
+)  # fmt: skip
+def test_a_book_folders_other_files_are_checked_like_deals_csv(
+    cli: Cli, tmp_path: Path, db_path: Path, activities: str, history: str, said: str
+) -> None:
+    folder = book(tmp_path, activities, history)
+    report = tmp_path / "report.csv"
+    assert cli("import", str(folder), "--report", str(report), code=2) == ""
+    assert cli.stderr == (
+        f"dealctl: {said}\n"
+        f"dealctl: import stopped: 1 rejected cells; nothing was written (every one in {report})\n"
+    )
+    assert not db_path.exists()
+    with report.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.reader(stream))
+    file, rest = said.split(" record ", 1)
+    assert rows[1][4:] == ["rejected", f"{file}: {rest.split(': ', 1)[1]}"]  # the file is named
+
+
+def test_skip_invalid_leaves_out_a_bad_follow_up_and_a_deal_whose_history_is_refused(
+    cli: Cli, tmp_path: Path
+) -> None:
+    folder = book(
+        tmp_path,
+        f",,1,call,{AT},kept\n,,1,bogus,{AT},left out\n,,2,call,{AT},of a deal left out\n",
+        f",,1,,approach,,open,{AT}\n,,1,approach,hearing,open,open,{AT}\n"
+        f",,2,,hearing,,bogus,{AT}\n",
+    )
+    out = cli("import", str(folder), "--skip-invalid")
+    assert out.splitlines()[:2] == [
+        "imported (dealctl): 1 deal created, 0 updated, 0 unchanged; 1 account, 1 follow-up,"
+        " 2 stage changes",
+        "  not imported: 3 rows with rejected cells (--skip-invalid)",
+    ]
+    assert cli.stderr.splitlines()[:3] == [
+        "dealctl: activities.csv record 2, column 'kind', value 'bogus': use one of call, email,"
+        " meeting, demo, document, note",
+        "dealctl: stage-changes.csv record 3, column 'to_status', value 'bogus': use open, won or"
+        " lost",
+        "dealctl: record 2, column 'number', value '2': its stage history has a rejected row"
+        " (stage-changes.csv record 3)",
+    ]
+    assert pick(deals(cli), "title", "account") == [("One", "Acme")]
+    follow_ups = json.loads(cli("export", "activities", "--format", "json"))
+    assert [(a["deal_number"], a["kind"], a["text"]) for a in follow_ups] == [(1, "call", "kept")]
+    history = json.loads(cli("export", "stage-changes", "--format", "json"))
+    assert [(h["from_stage"], h["to_stage"]) for h in history] == [
+        (None, "approach"),
+        ("approach", "hearing"),
+    ]
