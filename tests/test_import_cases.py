@@ -842,3 +842,38 @@ def test_skip_invalid_leaves_out_a_bad_follow_up_and_a_deal_whose_history_is_ref
         (None, "approach"),
         ("approach", "hearing"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "shown"),
+    [
+        ("j.json", '[{"title": "A\\u0000b"}, {"title": "B"}]', "A\\x00b"),
+        ("j.json", '[{"title": "B"}, {"title": "A\\bb"}]', "A\\x08b"),
+        ("j.jsonl", '{"title": "A\\u001bb"}\n{"title": "B"}\n', "A\\x1bb"),
+        ("j.jsonl", '{"title": "B"}\r\n{"title": "A\\u007Fb"}\r\n', "A\\x7fb"),
+        ("j.jsonl", '{"title": "B"}\n{"title": "A\x7fb"}\n', "A\\x7fb"),
+    ],
+    ids=["nul", "backspace", "escape", "del-escaped", "del"],
+)
+def test_json_cells_with_a_control_character_are_refused_as_in_csv(
+    cli: Cli, tmp_path: Path, db_path: Path, name: str, text: str, shown: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, "utf-8")
+    record = 1 if text.index("A") < text.index("B") else 2
+    cli("import", str(path), code=2)
+    assert cli.stderr == (
+        f"dealctl: record {record}, column 'title', value '{shown}': contains a control"
+        " character: remove it\n"
+        "dealctl: import stopped: 1 rejected cells; nothing was written\n"
+    )
+    assert not db_path.exists()
+    cli("import", str(path), "--skip-invalid")
+    assert pick(deals(cli), "title") == [("B",)]
+
+
+def test_json_cells_keep_tabs_and_line_breaks(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "j.json"
+    path.write_text('[{"title": "A", "notes": "one\\ttwo\\nthree\\u0009four"}]', "utf-8")
+    cli("import", str(path))
+    assert pick(deals(cli), "notes") == [("one\ttwo\nthree\tfour",)]

@@ -40,6 +40,10 @@ _NOT_TEXT = re.compile("\x00")
 _NOT_CP932_TEXT = re.compile("[\x00\x80\ue000-\uf8ff]")
 # Control characters a cell may not hold (TAB and line breaks are text).
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What a control character is written as in JSON text (which may hold none as it is):
+# \u0000-\u001f, \u007f, \b or \f. (Also TAB and line breaks, and a backslash written
+# twice before a b or f: a match only says the cells must be looked at.)
+_JSON_CONTROL = re.compile(r"\\(?:u00[01][0-9a-fA-F]|u007[fF]|[bf])")
 # A cell an export for spreadsheets neutralised: apostrophes, then = + - @ TAB or CR.
 NEUTRALISED = re.compile("'+[=+\\-@\t\r]")
 
@@ -176,6 +180,9 @@ def load(
     else:
         headers, records, rows = _json(text, name, lines=chosen == "jsonl")
     folder = None if path == STDIN else Path(path).resolve().parent
+    controls = CONTROL.search(text) is not None
+    if chosen in ("json", "jsonl") and not controls:
+        controls = _JSON_CONTROL.search(text) is not None  # its cells hold what escapes say
     return Table(
         name=name,
         headers=headers,
@@ -184,7 +191,7 @@ def load(
         encoding=codec,
         fmt=chosen,
         bom=bom,
-        has_controls=CONTROL.search(text) is not None,
+        has_controls=controls,
         has_returns="\r" in text,
         folder=folder,
         blank_rows=blank,
