@@ -877,3 +877,56 @@ def test_json_cells_keep_tabs_and_line_breaks(cli: Cli, tmp_path: Path) -> None:
     path.write_text('[{"title": "A", "notes": "one\\ttwo\\nthree\\u0009four"}]', "utf-8")
     cli("import", str(path))
     assert pick(deals(cli), "notes") == [("one\ttwo\nthree\tfour",)]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "deal,notes,amount\nA,foo\rbar,1\nB,x,2\n",
+            "record 1 (row 2), line 2: a carriage return (CR) outside quotes in column 'notes',"
+            " in a file whose lines end with LF",
+        ),
+        (
+            'deal,notes,amount\r\nA,"q\r\nq",1\r\nB,x\ry,2\r\n',
+            "record 2 (row 3), line 4: a carriage return (CR) outside quotes in column 'notes',"
+            " in a file whose lines end with CRLF",
+        ),
+        (
+            'deal,notes,amount\nA,"foo"\rbar,1\n',
+            "record 1 (row 2), line 2: a carriage return (CR) outside quotes in column 'notes',"
+            " in a file whose lines end with LF",
+        ),
+    ],
+    ids=["lf", "crlf", "after-a-quoted-cell"],
+)
+def test_a_lone_cr_outside_quotes_in_a_file_of_lf_lines_is_refused_by_line(
+    cli: Cli, tmp_path: Path, db_path: Path, text: str, said: str
+) -> None:
+    path = tmp_path / "lone_cr.csv"
+    path.write_bytes(text.encode("utf-8"))
+    for args in ((), ("--skip-invalid",)):
+        cli("import", str(path), *args, code=2)
+        assert cli.stderr == (
+            f"dealctl: {said}: it would split the row (quote the cell, or remove the CR);"
+            " nothing was written\n"
+        )
+        assert not db_path.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('deal,notes,amount\nA,"foo\rbar",1\nB,x,2\n', [("A", "foo\nbar", 1), ("B", "x", 2)]),
+        ("deal,notes,amount\nA,x,1\r\r\n\rB,y,2\r", [("A", "x", 1), ("B", "y", 2)]),
+        ("deal,notes,amount\rA,x,1\rB,y,2\r\n", [("A", "x", 1), ("B", "y", 2)]),
+    ],
+    ids=["quoted", "between-lines", "old-mac"],
+)
+def test_a_lone_cr_that_splits_no_row_is_read(
+    cli: Cli, tmp_path: Path, text: str, expected: list[tuple[Any, ...]]
+) -> None:
+    path = tmp_path / "cr.csv"
+    path.write_bytes(text.encode("utf-8"))
+    cli("import", str(path))
+    assert pick(deals(cli), "title", "notes", "amount") == expected

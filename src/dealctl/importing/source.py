@@ -253,10 +253,11 @@ class _Lines:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.lone_returns = text.count("\r") != text.count("\r\n")  # a \r without a \n
 
     def __iter__(self) -> Iterator[str]:
         text = self.text
-        lone_returns = text.count("\r") != text.count("\r\n")
+        lone_returns = self.lone_returns
         pos, size = 0, len(text)
         while pos < size:
             if lone_returns:
@@ -285,6 +286,11 @@ def _csv(text: str, delimiter: str) -> tuple[list[str], list[list[str]], list[in
     except csv.Error as exc:
         _check_quotes(text, 0, delimiter, [], None)
         raise InvalidInput(f"cannot read the header line: {exc}") from None
+    # The header line's break says how lines end. A lone \r ends one in an old Mac file (the
+    # header line ends with it); in a file whose lines end with LF or CRLF, a lone \r
+    # outside a quoted cell is in the middle of a line, where it would end its row: refused.
+    ending = text[stream.pos - 2 : stream.pos]
+    stray_returns = stream.lone_returns and ending.endswith("\n")
     records: list[list[str]] = []
     rows: list[int] = []
     width = len(headers)
@@ -294,6 +300,17 @@ def _csv(text: str, delimiter: str) -> tuple[list[str], list[list[str]], list[in
     try:
         for cells in reader:
             row += 1
+            if stray_returns and cells and _ends_at_stray_return(text, stream.pos):
+                line = text.count("\n", 0, stream.pos - 1) + 1
+                column = len(cells) - 1
+                name = repr(headers[column]) if column < width else str(column + 1)
+                breaks = "CRLF" if ending == "\r\n" else "LF"
+                raise InvalidInput(
+                    f"record {len(records) + 1} (row {row}), line {line}: a carriage return (CR)"
+                    f" outside quotes in column {name}, in a file whose lines end with {breaks}:"
+                    " it would split the row (quote the cell, or remove the CR); nothing was"
+                    " written"
+                )
             start = stream.pos
             if _blank(cells):
                 blank += cells not in ([], [""])  # an empty line is no row at all
@@ -306,6 +323,13 @@ def _csv(text: str, delimiter: str) -> tuple[list[str], list[list[str]], list[in
         _check_quotes(text, start, delimiter, headers, (len(records) + 1, row + 1))
         raise InvalidInput(f"cannot read row {row + 1}: {exc}") from None
     return headers, records, rows, blank
+
+
+def _ends_at_stray_return(text: str, end: int) -> bool:
+    """Whether the line ending at ``end`` ends with a lone \r that text follows on the same
+    line (a lone \r just before another line break, at the end, or after an empty line,
+    splits no row)."""
+    return text[end - 1 : end] == "\r" and text[end : end + 1] not in ("", "\r", "\n")
 
 
 def _check_quotes(
