@@ -930,3 +930,38 @@ def test_a_lone_cr_that_splits_no_row_is_read(
     path.write_bytes(text.encode("utf-8"))
     cli("import", str(path))
     assert pick(deals(cli), "title", "notes", "amount") == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "said"),
+    [
+        ("h.csv", "deal,amount\a\nA,1\n", "column 2 ('amount\\x07')"),
+        ("h.tsv", "deal\tamount\nA\t1\n".replace("deal", "de\x1bal"), "column 1 ('de\\x1bal')"),
+        ("h.json", '[{"title": "A", "amount\\u0007": "1"}]', "column 2 ('amount\\x07')"),
+    ],
+    ids=["csv", "tsv", "json"],
+)
+def test_a_header_with_a_control_character_is_refused_by_column(
+    cli: Cli, tmp_path: Path, db_path: Path, name: str, text: str, said: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, "utf-8")
+    cli("import", str(path), "--skip-invalid", code=2)
+    assert cli.stderr == (
+        f"dealctl: {path}: the header of {said} contains a control character: remove it;"
+        " nothing was written\n"
+    )
+    assert not db_path.exists()
+
+
+def test_a_header_with_a_control_character_in_a_book_folder_is_refused(
+    cli: Cli, tmp_path: Path, db_path: Path
+) -> None:
+    folder = book(tmp_path, "", GOOD_HISTORY)
+    (folder / "activities.csv").write_text("id,deal_id,deal_number,kind,at,te\x7fxt\n", "utf-8")
+    cli("import", str(folder), code=2)
+    assert cli.stderr == (
+        f"dealctl: {folder / 'activities.csv'}: the header of column 6 ('te\\x7fxt') contains a"
+        " control character: remove it; nothing was written\n"
+    )
+    assert not db_path.exists()

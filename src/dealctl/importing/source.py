@@ -179,6 +179,12 @@ def load(
             headers, records, rows, blank = _csv(text, "\t")
     else:
         headers, records, rows = _json(text, name, lines=chosen == "jsonl")
+    for column, header in enumerate(headers, start=1):
+        if CONTROL.search(header):  # it would be shown as a column no field takes, or none
+            raise InvalidInput(
+                f"{name}: the header of column {column} ({header!r}) contains a control"
+                " character: remove it; nothing was written"
+            )
     folder = None if path == STDIN else Path(path).resolve().parent
     controls = CONTROL.search(text) is not None
     if chosen in ("json", "jsonl") and not controls:
