@@ -735,3 +735,233 @@ def test_an_import_leaves_the_cycle_collector_as_it_found_it(
 def test_the_clock_of_an_import_is_the_session_clock(cli: Cli) -> None:
     cli("import", str(CASES / "case-03.csv"))
     assert deals(cli)[0]["created_at"] == NOW
+
+
+# --- a book folder's activities.csv and stage-changes.csv ----------------------------------------
+
+BOOK_DEALS = (
+    "number,id,title,account,stage,status\n1,,One,Acme,hearing,open\n2,,Two,Beta,hearing,open\n"
+)
+BOOK_ACTIVITIES = "id,deal_id,deal_number,kind,at,text\n"
+BOOK_HISTORY = "id,deal_id,deal_number,from_stage,to_stage,from_status,to_status,at\n"
+AT = "2026-11-02T10:00:00+09:00"
+
+
+def book(tmp_path: Path, activities: str, history: str) -> Path:
+    folder = tmp_path / "book"
+    folder.mkdir(exist_ok=True)
+    (folder / "deals.csv").write_text(BOOK_DEALS, "utf-8")
+    (folder / "activities.csv").write_text(BOOK_ACTIVITIES + activities, "utf-8")
+    (folder / "stage-changes.csv").write_text(BOOK_HISTORY + history, "utf-8")
+    return folder
+
+
+GOOD_HISTORY = (
+    f",,1,,approach,,open,{AT}\n,,1,approach,hearing,open,open,{AT}\n,,2,,hearing,,open,{AT}\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("activities", "history", "said"),
+    [
+        (f",,1,call,{AT},hello,extra\n", GOOD_HISTORY,
+         "activities.csv record 1, column 'column 7', value 'extra': a cell beyond the last"
+         " header"),
+        (f",,1,call,{AT},ring\a ring\n", GOOD_HISTORY,
+         "activities.csv record 1, column 'text', value 'ring\\x07 ring': contains a control"
+         " character: remove it"),
+        (f",,1,bogus,{AT},hello\n", GOOD_HISTORY,
+         "activities.csv record 1, column 'kind', value 'bogus': use one of call, email, meeting,"
+         " demo, document, note"),
+        (f",,1,call,{AT},hello\n,,1,call,yesterday,hello\n", GOOD_HISTORY,
+         "activities.csv record 2, column 'at', value 'yesterday': not a valid value"),
+        (f"a1,,1,call,{AT},hello\na1,,1,note,{AT},again\n", GOOD_HISTORY,
+         "activities.csv record 2, column 'id', value 'a1': the same id as record 1"),
+        ("", GOOD_HISTORY + f",,2,hearing,proposal,open,open,{AT},extra\n",
+         "stage-changes.csv record 4, column 'column 9', value 'extra': a cell beyond the last"
+         " header"),
+        ("", f",,1,nowhere,hearing,open,open,{AT}\n",
+         "stage-changes.csv record 1, column 'from_stage', value 'nowhere': not a stage of the"
+         " deal's pipeline"),
+        ("", f",,1,approach,hearing,weird,open,{AT}\n",
+         "stage-changes.csv record 1, column 'from_status', value 'weird': use open, won or lost"),
+        ("", f",,1,,approach,,bogus,{AT}\n",
+         "stage-changes.csv record 1, column 'to_status', value 'bogus': use open, won or lost"),
+        ("", f",,1,,approach,,open,{AT}\n,,1,,approach,,open,2026-11-02\n",
+         "stage-changes.csv record 2, column 'at', value '2026-11-02': a date-time needs its"
+         " offset, e.g. 2026-12-03T09:00:00+09:00"),
+    ],
+    ids=["activity-long-row", "activity-control", "activity-kind", "activity-at", "activity-id",
+         "history-long-row", "from-stage", "from-status", "to-status", "history-at"],
+)  # fmt: skip
+def test_a_book_folders_other_files_are_checked_like_deals_csv(
+    cli: Cli, tmp_path: Path, db_path: Path, activities: str, history: str, said: str
+) -> None:
+    folder = book(tmp_path, activities, history)
+    report = tmp_path / "report.csv"
+    assert cli("import", str(folder), "--report", str(report), code=2) == ""
+    assert cli.stderr == (
+        f"dealctl: {said}\n"
+        f"dealctl: import stopped: 1 rejected cells; nothing was written (every one in {report})\n"
+    )
+    assert not db_path.exists()
+    with report.open(encoding="utf-8", newline="") as stream:
+        rows = list(csv.reader(stream))
+    file, rest = said.split(" record ", 1)
+    assert rows[1][4:] == ["rejected", f"{file}: {rest.split(': ', 1)[1]}"]  # the file is named
+
+
+def test_skip_invalid_leaves_out_a_bad_follow_up_and_a_deal_whose_history_is_refused(
+    cli: Cli, tmp_path: Path
+) -> None:
+    folder = book(
+        tmp_path,
+        f",,1,call,{AT},kept\n,,1,bogus,{AT},left out\n,,2,call,{AT},of a deal left out\n",
+        f",,1,,approach,,open,{AT}\n,,1,approach,hearing,open,open,{AT}\n"
+        f",,2,,hearing,,bogus,{AT}\n",
+    )
+    out = cli("import", str(folder), "--skip-invalid")
+    assert out.splitlines()[:2] == [
+        "imported (dealctl): 1 deal created, 0 updated, 0 unchanged; 1 account, 1 follow-up,"
+        " 2 stage changes",
+        "  not imported: 3 rows with rejected cells (--skip-invalid)",
+    ]
+    assert cli.stderr.splitlines()[:3] == [
+        "dealctl: activities.csv record 2, column 'kind', value 'bogus': use one of call, email,"
+        " meeting, demo, document, note",
+        "dealctl: stage-changes.csv record 3, column 'to_status', value 'bogus': use open, won or"
+        " lost",
+        "dealctl: record 2, column 'number', value '2': its stage history has a rejected row"
+        " (stage-changes.csv record 3)",
+    ]
+    assert pick(deals(cli), "title", "account") == [("One", "Acme")]
+    follow_ups = json.loads(cli("export", "activities", "--format", "json"))
+    assert [(a["deal_number"], a["kind"], a["text"]) for a in follow_ups] == [(1, "call", "kept")]
+    history = json.loads(cli("export", "stage-changes", "--format", "json"))
+    assert [(h["from_stage"], h["to_stage"]) for h in history] == [
+        (None, "approach"),
+        ("approach", "hearing"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "shown"),
+    [
+        ("j.json", '[{"title": "A\\u0000b"}, {"title": "B"}]', "A\\x00b"),
+        ("j.json", '[{"title": "B"}, {"title": "A\\bb"}]', "A\\x08b"),
+        ("j.jsonl", '{"title": "A\\u001bb"}\n{"title": "B"}\n', "A\\x1bb"),
+        ("j.jsonl", '{"title": "B"}\r\n{"title": "A\\u007Fb"}\r\n', "A\\x7fb"),
+        ("j.jsonl", '{"title": "B"}\n{"title": "A\x7fb"}\n', "A\\x7fb"),
+    ],
+    ids=["nul", "backspace", "escape", "del-escaped", "del"],
+)
+def test_json_cells_with_a_control_character_are_refused_as_in_csv(
+    cli: Cli, tmp_path: Path, db_path: Path, name: str, text: str, shown: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, "utf-8")
+    record = 1 if text.index("A") < text.index("B") else 2
+    cli("import", str(path), code=2)
+    assert cli.stderr == (
+        f"dealctl: record {record}, column 'title', value '{shown}': contains a control"
+        " character: remove it\n"
+        "dealctl: import stopped: 1 rejected cells; nothing was written\n"
+    )
+    assert not db_path.exists()
+    cli("import", str(path), "--skip-invalid")
+    assert pick(deals(cli), "title") == [("B",)]
+
+
+def test_json_cells_keep_tabs_and_line_breaks(cli: Cli, tmp_path: Path) -> None:
+    path = tmp_path / "j.json"
+    path.write_text('[{"title": "A", "notes": "one\\ttwo\\nthree\\u0009four"}]', "utf-8")
+    cli("import", str(path))
+    assert pick(deals(cli), "notes") == [("one\ttwo\nthree\tfour",)]
+
+
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        (
+            "deal,notes,amount\nA,foo\rbar,1\nB,x,2\n",
+            "record 1 (row 2), line 2: a carriage return (CR) outside quotes in column 'notes',"
+            " in a file whose lines end with LF",
+        ),
+        (
+            'deal,notes,amount\r\nA,"q\r\nq",1\r\nB,x\ry,2\r\n',
+            "record 2 (row 3), line 4: a carriage return (CR) outside quotes in column 'notes',"
+            " in a file whose lines end with CRLF",
+        ),
+        (
+            'deal,notes,amount\nA,"foo"\rbar,1\n',
+            "record 1 (row 2), line 2: a carriage return (CR) outside quotes in column 'notes',"
+            " in a file whose lines end with LF",
+        ),
+    ],
+    ids=["lf", "crlf", "after-a-quoted-cell"],
+)
+def test_a_lone_cr_outside_quotes_in_a_file_of_lf_lines_is_refused_by_line(
+    cli: Cli, tmp_path: Path, db_path: Path, text: str, said: str
+) -> None:
+    path = tmp_path / "lone_cr.csv"
+    path.write_bytes(text.encode("utf-8"))
+    for args in ((), ("--skip-invalid",)):
+        cli("import", str(path), *args, code=2)
+        assert cli.stderr == (
+            f"dealctl: {said}: it would split the row (quote the cell, or remove the CR);"
+            " nothing was written\n"
+        )
+        assert not db_path.exists()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('deal,notes,amount\nA,"foo\rbar",1\nB,x,2\n', [("A", "foo\nbar", 1), ("B", "x", 2)]),
+        ("deal,notes,amount\nA,x,1\r\r\n\rB,y,2\r", [("A", "x", 1), ("B", "y", 2)]),
+        ("deal,notes,amount\rA,x,1\rB,y,2\r\n", [("A", "x", 1), ("B", "y", 2)]),
+    ],
+    ids=["quoted", "between-lines", "old-mac"],
+)
+def test_a_lone_cr_that_splits_no_row_is_read(
+    cli: Cli, tmp_path: Path, text: str, expected: list[tuple[Any, ...]]
+) -> None:
+    path = tmp_path / "cr.csv"
+    path.write_bytes(text.encode("utf-8"))
+    cli("import", str(path))
+    assert pick(deals(cli), "title", "notes", "amount") == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "said"),
+    [
+        ("h.csv", "deal,amount\a\nA,1\n", "column 2 ('amount\\x07')"),
+        ("h.tsv", "deal\tamount\nA\t1\n".replace("deal", "de\x1bal"), "column 1 ('de\\x1bal')"),
+        ("h.json", '[{"title": "A", "amount\\u0007": "1"}]', "column 2 ('amount\\x07')"),
+    ],
+    ids=["csv", "tsv", "json"],
+)
+def test_a_header_with_a_control_character_is_refused_by_column(
+    cli: Cli, tmp_path: Path, db_path: Path, name: str, text: str, said: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(text, "utf-8")
+    cli("import", str(path), "--skip-invalid", code=2)
+    assert cli.stderr == (
+        f"dealctl: {path}: the header of {said} contains a control character: remove it;"
+        " nothing was written\n"
+    )
+    assert not db_path.exists()
+
+
+def test_a_header_with_a_control_character_in_a_book_folder_is_refused(
+    cli: Cli, tmp_path: Path, db_path: Path
+) -> None:
+    folder = book(tmp_path, "", GOOD_HISTORY)
+    (folder / "activities.csv").write_text("id,deal_id,deal_number,kind,at,te\x7fxt\n", "utf-8")
+    cli("import", str(folder), code=2)
+    assert cli.stderr == (
+        f"dealctl: {folder / 'activities.csv'}: the header of column 6 ('te\\x7fxt') contains a"
+        " control character: remove it; nothing was written\n"
+    )
+    assert not db_path.exists()

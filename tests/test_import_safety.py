@@ -143,6 +143,80 @@ def test_skip_invalid_imports_the_valid_rows_and_reports_the_rest(cli: Cli, tmp_
     assert len(report.read_text(encoding="utf-8").splitlines()) == 2
 
 
+# A row with a non-empty cell beyond the last header, in each layout: the cell is rejected
+# and, with --skip-invalid, the row is not imported (the empty cells after it are no cell).
+LONG_ROWS = {
+    "spreadsheet": "Deal name,Company,Value\nA,Acme,100,,extra\nB,Beta,200,,\n",
+    "pipedrive": "Deal - Title,Deal - Organization,Deal - Value\nA,Acme,100,,extra\nB,Beta,200\n",
+    "maven": "opportunity_id,sales_agent,product,account,deal_stage,engage_date,close_date,"
+    "close_value\nA,Anna,GTX,Acme,Prospecting,2026-10-01,,,,extra\n"
+    "B,Anna,GTX,Beta,Prospecting,2026-10-01,,\n",
+    "dealctl": "title,account,stage,status,external_id\nA,Acme,hearing,open,A,,extra\n"
+    "B,Beta,hearing,open,B\n",
+}
+
+
+@pytest.mark.parametrize("layout", LONG_ROWS)
+def test_skip_invalid_leaves_out_a_row_with_a_cell_beyond_the_last_header(
+    cli: Cli, tmp_path: Path, layout: str
+) -> None:
+    path = tmp_path / "long.csv"
+    path.write_text(LONG_ROWS[layout], "utf-8")
+    out = cli("import", str(path), "--skip-invalid")
+    assert out.startswith(
+        f"imported ({layout}): 1 deal created, 0 updated, 0 unchanged; 1 account,"
+    )
+    assert "  not imported: 1 row with rejected cells (--skip-invalid)\n" in out
+    width = LONG_ROWS[layout].split("\n", 1)[0].count(",") + 1
+    assert cli.stderr.startswith(
+        f"dealctl: record 1{' (row 2)' if layout != 'dealctl' else ''}, column"
+        f" 'column {width + 2}', value 'extra': a cell beyond the last header\n"
+    )
+    assert [(d["account"], d["status"]) for d in deals(cli)] == [("Beta", "open")]
+    cli("import", str(path), code=2)  # without --skip-invalid: nothing
+    assert cli.stderr.endswith("import stopped: 1 rejected cells; nothing was written\n")
+
+
+def test_rows_not_written_create_no_account_and_no_contact(cli: Cli, tmp_path: Path) -> None:
+    def people(kind: str) -> list[tuple[Any, ...]]:
+        rows = json.loads(cli("export", kind, "--format", "json"))
+        return [(r["number"], r["name"]) for r in rows]
+
+    first = tmp_path / "first.csv"
+    first.write_text("External ID,Deal name,Company,Contact\n1,A,Acme,Ann\n", "utf-8")
+    cli("import", str(first))
+    # record 2 repeats record 1's id: refused when matched, after its names were read
+    again = tmp_path / "again.csv"
+    again.write_text(
+        "External ID,Deal name,Company,Contact\n2,B,Beta,Bob\n2,C,Gamma,Cy\n3,D,Delta,Di\n",
+        "utf-8",
+    )
+    out = cli("import", str(again), "--skip-invalid")
+    assert out.startswith("imported (spreadsheet): 2 deals created, 0 updated, 0 unchanged;"
+                          " 2 accounts,")  # fmt: skip
+    assert cli.stderr.startswith(
+        "dealctl: record 2 (row 3), column 'External ID', value '2': the same id as record 1\n"
+    )
+    assert people("accounts") == [(1, "Acme"), (2, "Beta"), (3, "Delta")]
+    assert people("contacts") == [(1, "Ann"), (2, "Bob"), (3, "Di")]
+    # a changed row left as it is: its new company and person are not created either
+    skipped = tmp_path / "skipped.csv"
+    skipped.write_text(
+        "External ID,Deal name,Company,Contact\n1,A,Omega,Oz\n4,E,Epsilon,Eve\n", "utf-8"
+    )
+    out = cli("import", str(skipped), "--on-duplicate", "skip")
+    assert out.startswith("imported (spreadsheet): 1 deal created, 0 updated, 0 unchanged;"
+                          " 1 account,")  # fmt: skip
+    assert people("accounts") == [(1, "Acme"), (2, "Beta"), (3, "Delta"), (4, "Epsilon")]
+    assert people("contacts") == [(1, "Ann"), (2, "Bob"), (3, "Di"), (4, "Eve")]
+    first_deal = deals(cli)[0]
+    assert (first_deal["title"], first_deal["account"], first_deal["contact"]) == (
+        "A",
+        "Acme",
+        "Ann",
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "args"),
     [

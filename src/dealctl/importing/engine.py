@@ -24,7 +24,13 @@ from typing import Any, BinaryIO, NamedTuple
 
 from dealctl import dates
 from dealctl.catalogue import Catalogue, Stage
-from dealctl.deals import parse_tags, record_stage_change, refresh_moved_at, update
+from dealctl.deals import (
+    ACTIVITY_KINDS,
+    parse_tags,
+    record_stage_change,
+    refresh_moved_at,
+    update,
+)
 from dealctl.errors import InvalidInput
 from dealctl.importing import cells as cell
 from dealctl.importing import presets
@@ -321,9 +327,12 @@ class Run:
 
     # --- cells --------------------------------------------------------------------------------
 
-    def reject(self, record: int, row: int | None, column: str, value: str, reason: str) -> None:
+    def reject(
+        self, record: int, row: int | None, column: str, value: str, reason: str, file: str = ""
+    ) -> None:
+        """A rejected cell; ``file`` names a book folder's other file it is in."""
         self.report.rejected.append(
-            Rejection(record, column, value, reason, row if self.rowed else None)
+            Rejection(record, column, value, reason, row if self.rowed else None, file)
         )
 
     def reject_cell(
@@ -469,27 +478,37 @@ class Run:
             return MavenRows(self)
         return HumanRows(self)
 
-    def cleaned_records(self) -> Iterator[tuple[int, int, list[str]]]:
-        """(record, row, cells) with line endings and formula guards undone, and cells
-        with control characters rejected."""
-        width = len(self.table.headers)
-        records = self.table.records
-        rows = self.table.rows
-        clean = _cleaner(self.table, self.options)
-        controls = self.table.has_controls
+    def cleaned_records(
+        self, table: Table | None = None, file: str = ""
+    ) -> Iterator[tuple[int, int, list[str]]]:
+        """(record, row, cells) of the file imported, or of a book folder's ``table`` named
+        ``file``, one cell per header, with line endings and formula guards undone. A record
+        with a cell beyond the last header or a control character in a cell is rejected
+        (each such cell) and not yielded: nothing of it is imported."""
+        table = table or self.table
+        headers = table.headers
+        width = len(headers)
+        records = table.records
+        rows = table.rows
+        clean = _cleaner(table, self.options)
+        controls = table.has_controls
         total = len(records)
         for index, cells in enumerate(records):
             record = index + 1
             row = rows[index]
+            refused = False
             if len(cells) != width:
-                cells = self._fit(cells, width, record, row)
+                cells, refused = self._fit(cells, width, record, row, file)
             if clean is not None:
                 cells = clean(cells)
             records[index] = []  # read once: let the cells go
-            if controls and self._controls(cells, record, row):
+            if controls:
+                refused = self._controls(cells, headers, record, row, file) or refused
+            if refused:
                 continue
             yield record, row, cells
-            self.tick(record, total)
+            if not file:
+                self.tick(record, total)
 
     def build_all(self, builder: DealctlRows | MavenRows | HumanRows) -> list[Built]:
         """Every record checked; rejections collected in the report. The cells are let go
@@ -506,22 +525,35 @@ class Run:
         self.table.records = []
         return built
 
-    def _fit(self, cells: list[str], width: int, record: int, row: int) -> list[str]:
+    def _fit(
+        self, cells: list[str], width: int, record: int, row: int, file: str
+    ) -> tuple[list[str], bool]:
+        """The cells of a record, one per header, and whether it was rejected: for a
+        non-empty cell beyond the last header (empty ones a spreadsheet left are dropped)."""
         if len(cells) < width:
-            return cells + [""] * (width - len(cells))
-        extra = [c for c in cells[width:] if c.strip()]
-        if extra:
+            return cells + [""] * (width - len(cells)), False
+        extra = next((i for i in range(width, len(cells)) if cells[i].strip()), None)
+        if extra is not None:
             self.reject(
-                record, row, f"column {width + 1}", extra[0], "a cell beyond the last header"
+                record,
+                row,
+                f"column {extra + 1}",
+                cells[extra],
+                "a cell beyond the last header",
+                file,
             )
-        return cells[:width]
+        return cells[:width], extra is not None
 
-    def _controls(self, cells: list[str], record: int, row: int) -> bool:
+    def _controls(
+        self, cells: list[str], headers: list[str], record: int, row: int, file: str
+    ) -> bool:
         bad = False
         for index, value in enumerate(cells):
             if CONTROL.search(value):
-                name = self.table.headers[index] if index < len(self.table.headers) else ""
-                self.reject(record, row, name, value, "contains a control character: remove it")
+                name = headers[index] if index < len(headers) else ""
+                self.reject(
+                    record, row, name, value, "contains a control character: remove it", file
+                )
                 bad = True
         return bad
 
@@ -1502,6 +1534,36 @@ class Writer:
                 self.updates.append((item, stored, fields))
                 self.run.event(item.record, item.row, names, "", "updated", f"deal #{number}")
 
+    def only_what_is_written(self) -> None:
+        """Accounts and contacts that only rows left unwritten name (rows refused when
+        matched, or left as they are by ``--on-duplicate skip``) are not created, and stored
+        contacts are not filled from them; the accounts and contacts created are numbered
+        without gaps."""
+        run = self.run
+        report = self.report
+        written = [item.values for item in self.new] + [fields for _, _, fields in self.updates]
+        contact_ids = {values.get("contact_id") for values in written}
+        contacts = [c for c in run.pending_contacts if c.id in contact_ids]
+        account_ids = {values.get("account_id") for values in written}
+        account_ids.update(c.account_id for c in contacts)
+        accounts = [a for a in run.pending_accounts if a[0] in account_ids]
+        if len(accounts) < len(run.pending_accounts):
+            first = run.pending_accounts[0][1]
+            accounts = [(a[0], first + n, *a[2:]) for n, a in enumerate(accounts)]
+        if len(contacts) < len(run.pending_contacts):
+            first = run.pending_contacts[0].number
+            for n, contact in enumerate(contacts):
+                contact.number = first + n
+        run.pending_accounts, run.pending_contacts = accounts, contacts
+        run.filled_contacts = [c for c in run.filled_contacts if c.id in contact_ids]
+        report.accounts, report.contacts = len(accounts), len(contacts)
+        report.filled = sum(len(c.filled) for c in run.filled_contacts)
+        refused = {r.record for r in report.rejected if not r.file}
+        if refused:
+            report.events = [
+                e for e in report.events if not (e.outcome == "merged" and e.record in refused)
+            ]
+
     def write(self) -> None:
         """Everything checked, written: accounts, contacts, deals, history, the change log."""
         run = self.run
@@ -1829,7 +1891,8 @@ def _import(
     if report.rejected:
         if not options.skip_invalid:
             return report
-        report.invalid_rows = len({r.record for r in report.rejected})
+        report.invalid_rows = len({(r.file, r.record) for r in report.rejected})
+    writer.only_what_is_written()
     rows = writer.rows()
     if related is not None:
         rows.update(related.rows)
@@ -1941,64 +2004,121 @@ class _Related(NamedTuple):
     rows: Counter[str]  # rows it writes, by table
 
 
+class _BookRecord:
+    """One record of a book folder's activities.csv or stage-changes.csv, read by column;
+    problems become rejections naming the file."""
+
+    __slots__ = ("cells", "file", "index", "record", "refused", "row", "run")
+
+    def __init__(
+        self, run: Run, file: str, index: dict[str, int], record: int, row: int, cells: list[str]
+    ) -> None:
+        self.run = run
+        self.file = file
+        self.index = index
+        self.record = record
+        self.row = row
+        self.cells = cells
+        self.refused = False
+
+    def get(self, column: str) -> str | None:
+        at = self.index.get(column)
+        return (self.cells[at].strip() or None) if at is not None else None
+
+    def reject(self, column: str, reason: str) -> None:
+        self.run.reject(self.record, self.row, column, self.get(column) or "", reason, self.file)
+        self.refused = True
+
+    def moment(self) -> str | None:
+        """The record's ``at``: ISO 8601 with an offset, as in deals.csv."""
+        try:
+            return cell.strict_moment(self.get("at") or "")
+        except cell.CellError as exc:
+            self.reject("at", str(exc))
+        except ValueError:
+            self.reject("at", "not a valid value" if self.get("at") else "required")
+        return None
+
+    def status(self, column: str, required: bool) -> str | None:
+        value = self.get(column)
+        if value is None and required:
+            self.reject(column, "required")
+        elif value is not None and value not in _STATUSES:
+            self.reject(column, "use open, won or lost")
+        return value
+
+
 def _related(run: Run, folder: Path, writer: Writer) -> _Related:
     """activities.csv and stage-changes.csv of a book folder, for the deals just created:
-    checked now, written after the deals."""
-    report = run.report
+    checked now as deals.csv is (a cell beyond the last header, control characters, every
+    value), written after the deals.
+
+    With ``--skip-invalid``, a rejected follow-up is left out, and so is a deal whose stage
+    history has a rejected row, with all its follow-ups and history: a history with a gap
+    would say the deal moved where it never did."""
     stage_ids = {(s.pipeline_id, s.key): s.id for s in run.catalogue.stages}
     command = run.store.command_id
     activities: list[tuple[Any, ...]] = []
     history: list[tuple[Any, ...]] = []
-    for name in ("activities.csv", "stage-changes.csv"):
+    broken: dict[str, tuple[int, str]] = {}  # deal id -> its first rejected history row
+    files = (
+        ("activities.csv", "activities", "a follow-up"),
+        ("stage-changes.csv", "stage_changes", "a stage change"),
+    )
+    for name, stored, what in files:
         if not (folder / name).exists():
             continue
         table = load(str(folder / name), encoding=run.options.encoding)
         index = {h: i for i, h in enumerate(table.headers)}
-        for record, cells in enumerate(table.records, start=1):
-
-            def get(
-                column: str, cells: list[str] = cells, index: dict[str, int] = index
-            ) -> str | None:
-                at = index.get(column)
-                return cells[at].strip() or None if at is not None and at < len(cells) else None
-
-            def reject(column: str, reason: str, record: int = record) -> None:
-                report.rejected.append(Rejection(record, column, get(column) or "", reason))
-
-            deal_id = get("deal_id")
+        taken = _stored_ids(run.store, stored, table, index.get("id"))
+        seen: dict[str, int] = {}  # id -> the record that gives it first
+        for record, row, cells in run.cleaned_records(table, name):
+            r = _BookRecord(run, name, index, record, row, cells)
+            deal_id = r.get("deal_id")
             if deal_id is None:
-                number = get("deal_number") or ""
+                number = r.get("deal_number") or ""
                 if number not in writer.by_number:
-                    reject("deal_number", f"{name}: no such deal in deals.csv")
+                    r.reject("deal_number", "no deal with this number is imported from deals.csv")
                     continue
                 deal_id = writer.by_number[number]
             if deal_id is None or deal_id not in writer.new_ids:
                 continue
-            at = None
-            try:
-                at = cell.strict_moment(get("at") or "")
-            except cell.CellError as exc:
-                reject("at", str(exc))
-            except ValueError:
-                reject("at", "not a valid value" if get("at") else "required")
-            row_id = get("id") or new_id()
+            at = r.moment()
+            row_id = r.get("id")
+            if row_id is not None and seen.setdefault(row_id, record) != record:
+                r.reject("id", f"the same id as record {seen[row_id]}")
+            elif row_id in taken:
+                r.reject("id", f"{what} with this id is stored already")
+            row_id = row_id or new_id()
             if name == "activities.csv":
-                kind = get("kind")
+                kind = r.get("kind")
                 if kind is None:
-                    reject("kind", "required")
-                activities.append((row_id, deal_id, kind, at, get("text") or "", at, command))
+                    r.reject("kind", "required")
+                elif kind not in ACTIVITY_KINDS:
+                    r.reject("kind", f"use one of {', '.join(ACTIVITY_KINDS)}")
+                if not r.refused:
+                    activities.append((row_id, deal_id, kind, at, r.get("text") or "", at, command))
                 continue
             pipeline_id = writer.new_ids[deal_id]
-            from_stage = stage_ids.get((pipeline_id, get("from_stage") or ""))
-            to_stage = stage_ids.get((pipeline_id, get("to_stage") or ""))
-            if to_stage is None:
-                reject("to_stage", f"{name}: not a stage of the deal's pipeline")
+            stages: dict[str, str | None] = {}
+            for column in ("from_stage", "to_stage"):
+                key = r.get(column)
+                stages[column] = stage_ids.get((pipeline_id, key or ""))
+                if key is None and column == "to_stage":
+                    r.reject(column, "required")
+                elif key is not None and stages[column] is None:
+                    r.reject(column, "not a stage of the deal's pipeline")
+            from_status = r.status("from_status", required=False)
+            to_status = r.status("to_status", required=True)
+            if r.refused:
+                broken.setdefault(deal_id, (record, name))
                 continue
-            to_status = get("to_status")
-            if to_status is None:
-                reject("to_status", "required")
-            history.append((row_id, deal_id, from_stage, to_stage, get("from_status"),
-                            to_status, at, command))  # fmt: skip
+            history.append((row_id, deal_id, stages["from_stage"], stages["to_stage"],
+                            from_status, to_status, at, command))  # fmt: skip
+    if broken and run.options.skip_invalid:  # (else nothing is written)
+        activities = [a for a in activities if a[1] not in broken]
+        history = [h for h in history if h[1] not in broken]
+        _leave_out(run, writer, broken)
 
     def write() -> None:
         run.store.executemany(
@@ -2007,7 +2127,42 @@ def _related(run: Run, folder: Path, writer: Writer) -> _Related:
             activities,
         )
         run.store.executemany(_INSERT_HISTORY, history)
-        report.activities += len(activities)
-        report.stage_changes += len(history)
+        run.report.activities += len(activities)
+        run.report.stage_changes += len(history)
 
     return _Related(write, Counter(activities=len(activities), stage_changes=len(history)))
+
+
+def _stored_ids(store: Store, name: str, table: Table, column: int | None) -> set[str]:
+    """The ids in ``column`` of ``table`` that rows of ``activities`` or ``stage_changes``
+    (``name``) already have."""
+    if column is None:
+        return set()
+    ids = list({r[column].strip() for r in table.records if column < len(r) and r[column].strip()})
+    found: set[str] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        if name == "activities":
+            query = f"SELECT id FROM activities WHERE id IN ({marks})"
+        else:
+            query = f"SELECT id FROM stage_changes WHERE id IN ({marks})"
+        found.update(r[0] for r in store.query(query, chunk))
+    return found
+
+
+def _leave_out(run: Run, writer: Writer, broken: dict[str, tuple[int, str]]) -> None:
+    """The new deals whose stage history has a rejected row: rejected, on their deals.csv
+    record, and not written (what only they name is not created either)."""
+    kept: list[Built] = []
+    for item in writer.new:
+        found = broken.get(item.values["id"])
+        if found is None:
+            kept.append(item)
+            continue
+        record, name = found
+        column = "number" if item.number_text else "title"
+        run.reject(item.record, item.row, run.columns.name(column),
+                   item.number_text or item.values["title"],
+                   f"its stage history has a rejected row ({name} record {record})")  # fmt: skip
+    writer.new = kept

@@ -39,10 +39,12 @@ class Rejection:
     value: str
     reason: str
     row: int | None = None  # the spreadsheet row (header = row 1), for people's files
+    file: str = ""  # a book folder's activities.csv or stage-changes.csv; "" for the file
 
     @property
     def where(self) -> str:
-        return f"record {self.record}" + (f" (row {self.row})" if self.row is not None else "")
+        where = f"record {self.record}" + (f" (row {self.row})" if self.row is not None else "")
+        return f"{self.file} {where}" if self.file else where
 
 
 @dataclass(frozen=True)
@@ -158,8 +160,10 @@ def write_report(out: BinaryIO, report: ImportReport) -> None:
         writer = CsvWriter(stream)
         writer.writerow(REPORT_COLUMNS)
         for item in report.rejected:
+            # (a book folder's other files: the reason names the file the record is in)
+            reason = f"{item.file}: {item.reason}" if item.file else item.reason
             writer.writerow(
-                [item.record, item.row or "", item.column, item.value, "rejected", item.reason]
+                [item.record, item.row or "", item.column, item.value, "rejected", reason]
             )
         for event in report.events:
             writer.writerow(

@@ -40,6 +40,10 @@ _NOT_TEXT = re.compile("\x00")
 _NOT_CP932_TEXT = re.compile("[\x00\x80\ue000-\uf8ff]")
 # Control characters a cell may not hold (TAB and line breaks are text).
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# What a control character is written as in JSON text (which may hold none as it is):
+# \u0000-\u001f, \u007f, \b or \f. (Also TAB and line breaks, and a backslash written
+# twice before a b or f: a match only says the cells must be looked at.)
+_JSON_CONTROL = re.compile(r"\\(?:u00[01][0-9a-fA-F]|u007[fF]|[bf])")
 # A cell an export for spreadsheets neutralised: apostrophes, then = + - @ TAB or CR.
 NEUTRALISED = re.compile("'+[=+\\-@\t\r]")
 
@@ -175,7 +179,16 @@ def load(
             headers, records, rows, blank = _csv(text, "\t")
     else:
         headers, records, rows = _json(text, name, lines=chosen == "jsonl")
+    for column, header in enumerate(headers, start=1):
+        if CONTROL.search(header):  # it would be shown as a column no field takes, or none
+            raise InvalidInput(
+                f"{name}: the header of column {column} ({header!r}) contains a control"
+                " character: remove it; nothing was written"
+            )
     folder = None if path == STDIN else Path(path).resolve().parent
+    controls = CONTROL.search(text) is not None
+    if chosen in ("json", "jsonl") and not controls:
+        controls = _JSON_CONTROL.search(text) is not None  # its cells hold what escapes say
     return Table(
         name=name,
         headers=headers,
@@ -184,7 +197,7 @@ def load(
         encoding=codec,
         fmt=chosen,
         bom=bom,
-        has_controls=CONTROL.search(text) is not None,
+        has_controls=controls,
         has_returns="\r" in text,
         folder=folder,
         blank_rows=blank,
@@ -246,10 +259,11 @@ class _Lines:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
+        self.lone_returns = text.count("\r") != text.count("\r\n")  # a \r without a \n
 
     def __iter__(self) -> Iterator[str]:
         text = self.text
-        lone_returns = text.count("\r") != text.count("\r\n")
+        lone_returns = self.lone_returns
         pos, size = 0, len(text)
         while pos < size:
             if lone_returns:
@@ -278,6 +292,11 @@ def _csv(text: str, delimiter: str) -> tuple[list[str], list[list[str]], list[in
     except csv.Error as exc:
         _check_quotes(text, 0, delimiter, [], None)
         raise InvalidInput(f"cannot read the header line: {exc}") from None
+    # The header line's break says how lines end. A lone \r ends one in an old Mac file (the
+    # header line ends with it); in a file whose lines end with LF or CRLF, a lone \r
+    # outside a quoted cell is in the middle of a line, where it would end its row: refused.
+    ending = text[stream.pos - 2 : stream.pos]
+    stray_returns = stream.lone_returns and ending.endswith("\n")
     records: list[list[str]] = []
     rows: list[int] = []
     width = len(headers)
@@ -287,6 +306,17 @@ def _csv(text: str, delimiter: str) -> tuple[list[str], list[list[str]], list[in
     try:
         for cells in reader:
             row += 1
+            if stray_returns and cells and _ends_at_stray_return(text, stream.pos):
+                line = text.count("\n", 0, stream.pos - 1) + 1
+                column = len(cells) - 1
+                name = repr(headers[column]) if column < width else str(column + 1)
+                breaks = "CRLF" if ending == "\r\n" else "LF"
+                raise InvalidInput(
+                    f"record {len(records) + 1} (row {row}), line {line}: a carriage return (CR)"
+                    f" outside quotes in column {name}, in a file whose lines end with {breaks}:"
+                    " it would split the row (quote the cell, or remove the CR); nothing was"
+                    " written"
+                )
             start = stream.pos
             if _blank(cells):
                 blank += cells not in ([], [""])  # an empty line is no row at all
@@ -299,6 +329,13 @@ def _csv(text: str, delimiter: str) -> tuple[list[str], list[list[str]], list[in
         _check_quotes(text, start, delimiter, headers, (len(records) + 1, row + 1))
         raise InvalidInput(f"cannot read row {row + 1}: {exc}") from None
     return headers, records, rows, blank
+
+
+def _ends_at_stray_return(text: str, end: int) -> bool:
+    """Whether the line ending at ``end`` ends with a lone \r that text follows on the same
+    line (a lone \r just before another line break, at the end, or after an empty line,
+    splits no row)."""
+    return text[end - 1 : end] == "\r" and text[end : end + 1] not in ("", "\r", "\n")
 
 
 def _check_quotes(
