@@ -883,6 +883,10 @@ BAD_DATES = [
     ("activities", "created_at", "", "activity ", "sqlite3 FILE", None),
     ("stage_changes", "at", "x", "stage change ", "sqlite3 FILE \"UPDATE stage_changes SET at =",
      None),
+    ("stage_changes", "at", "2026-13-01T10:00:00+09:00", "stage change ",
+     "sqlite3 FILE \"UPDATE stage_changes SET at =", None),
+    ("activities", "at", "2026-12-32T10:00:00+09:00", "activity ",
+     "sqlite3 FILE \"UPDATE activities SET at =", None),
 ]  # fmt: skip
 
 
@@ -944,6 +948,14 @@ def test_doctor_finds_a_stored_date_in_the_wrong_form(
         ("2026-12-03T24:00:00+09:00", "moment", False),
         ("2026-12-03T09:00:00+24:00", "moment", False),
         ("2026-02-29T09:00:00+09:00", "moment", False),
+        # No such month or day: julianday() is NULL for them, not a carried date.
+        ("2026-13-01", "date", False),
+        ("2026-12-32", "date", False),
+        ("2026-00-10", "date", False),
+        ("2026-13-01", "due", False),
+        ("2026-13-01T10:00+09:00", "due", False),
+        ("2026-13-01T10:00:00+09:00", "moment", False),
+        ("2026-12-32T10:00:00+09:00", "moment", False),
         ("2026-12-04", "due", True),
         ("2026-12-04T14:00+09:00", "due", True),
         ("2026-12-04T14:00", "due", False),
@@ -961,8 +973,10 @@ def test_the_documented_date_forms(value: object, form: str, ok: bool) -> None:
     conn = _connect(":memory:")
     conn.execute("CREATE TABLE t (v)")
     conn.execute("INSERT INTO t VALUES (?)", (value,))
-    sure = bool(conn.execute(f"SELECT {surely_well_formed('v', form)} FROM t").fetchone()[0])
+    [sure] = conn.execute(f"SELECT {surely_well_formed('v', form)} FROM t").fetchone()
     conn.close()
+    # Never NULL for a value: doctor selects `NOT (...)`, and NOT NULL selects nothing.
+    assert sure in (0, 1) or value is None, sure
     assert not sure or ok
     if ok and isinstance(value, str) and (value.endswith("+09:00") or len(value) == 10):
         assert sure, value
@@ -992,6 +1006,15 @@ DAMAGED_READS = [
     ("close_date", "2026-02-30", 1, ["digest"], "2026-02-27"),
     ("closed_at", "2026-02-30T10:00:00+09:00", 2, ["revisit", "digest"],
      "2026-02-20T09:00:00+09:00"),
+    # No such month or day (SQLite's julianday() gives NULL for them).
+    ("next_due", "2026-13-01", 1, ["list", "show 1", "digest", "calendar -o CAL"],
+     "2026-12-04"),
+    ("close_date", "2026-00-10", 1, ["digest"], "2026-02-27"),
+    ("close_date", "2026-12-32", 1, [], "2026-02-27"),
+    ("created_at", "2026-13-01T10:00:00+09:00", 1, [*AGING, "close 1 --date yesterday"],
+     "2026-02-20T09:00:00+09:00"),
+    ("last_contact_at", "2026-13-01T10:00:00+09:00", 1, AGING, "2026-02-20T10:00:00+09:00"),
+    ("closed_at", "2026-13-01T10:00:00+09:00", 2, [], "2026-02-20T09:00:00+09:00"),
 ]  # fmt: skip
 
 
@@ -1020,8 +1043,9 @@ def test_a_damaged_stored_date_stops_each_command_that_reads_it_naming_deal_and_
     set_clock(monkeypatch, NOW)
     _sql(db_path, f"UPDATE deals SET {column} = '{value}' WHERE number = {number}")
     before = full_dump(db_path)
+    field = "due" if column == "next_due" else column
     message = (
-        f"dealctl: deal {number} has a damaged {column} value {value!r} in the database;"
+        f"dealctl: deal {number} has a damaged {field} value {value!r} in the database;"
         " dealctl doctor says how to fix it\n"
     )
     calendar = db_path.parent / "cal.ics"
@@ -1037,8 +1061,8 @@ def test_a_damaged_stored_date_stops_each_command_that_reads_it_naming_deal_and_
     problem, fix = rows[0]["problem"], rows[0]["fix"]
     assert problem.startswith(f"deal {number} has "), problem
     assert column in problem + fix, rows[0]
-    if fix.startswith("dealctl edit"):
-        cli("edit", str(number), "--close", str(good))
+    if fix.startswith("dealctl edit"):  # dealctl edit N --due DATE, or --close DATE
+        cli("edit", str(number), fix.split()[3], str(good))
     else:
         _run_fix(db_path, fix, good or "")
     assert _doctor(cli, code=0) == []

@@ -521,15 +521,19 @@ def well_formed(value: object, form: str) -> bool:
 
 
 def surely_well_formed(expr: str, form: str) -> str:
-    """SQL that is true for a value (``expr``, a column of ``_DATED``) certainly in ``form``:
-    the forms dealctl writes, a subset of what :func:`well_formed` accepts. A big book
+    """SQL that is true (1) for a value (``expr``, a column of ``_DATED``) certainly in
+    ``form`` and false (0, never NULL) for any other value that is not NULL: the forms
+    dealctl writes, a subset of what :func:`well_formed` accepts. A big book
     holds millions of dates, and the good ones are passed over without leaving SQLite;
     :func:`well_formed` judges the rest."""
 
-    def day(text: str) -> str:  # a real calendar day: julianday() carries 02-30 to 03-02
+    def day(text: str) -> str:
+        # A real calendar day: julianday() carries 02-30 to 03-02, and is NULL for a month
+        # 13 or a day 32, so `IS` (never NULL) keeps the whole condition true or false:
+        # under `NOT`, a NULL would pass the value over.
         return (
             f"({text} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
-            f" AND substr({text}, 1, 4) <> '0000' AND date(julianday({text})) = {text})"
+            f" AND substr({text}, 1, 4) <> '0000' AND date(julianday({text})) IS {text})"
         )
 
     clock, offset = "[0-2][0-9]:[0-5][0-9]", "[+-][0-2][0-9]:[0-5][0-9]"
