@@ -989,6 +989,8 @@ AGING = [
     "stale", "stale -f json", "pipeline --summary", "pipeline -f json", "pipeline", "next",
     "show 1", "digest", "calendar -o CAL",
 ]  # fmt: skip
+# The lost deal's closed_at: the deals worth another try, in a period too, and the digest.
+REVISIT = ["revisit", "revisit --since 2026-01-01 --pipeline b2b", "digest"]
 # (column damaged, value, deal, the commands that stop at it, a good value to put back)
 DAMAGED_READS = [
     ("moved_at", "garbage", 1, [*AGING, "close 1 --date yesterday"], None),
@@ -1004,8 +1006,7 @@ DAMAGED_READS = [
      "close 3 --date yesterday"], "2026-02-20T09:00:00+09:00"),
     ("updated_at", "garbage", 1, ["calendar -o CAL"], "2026-02-20T09:00:00+09:00"),
     ("close_date", "2026-02-30", 1, ["digest"], "2026-02-27"),
-    ("closed_at", "2026-02-30T10:00:00+09:00", 2, ["revisit", "digest"],
-     "2026-02-20T09:00:00+09:00"),
+    ("closed_at", "2026-02-30T10:00:00+09:00", 2, REVISIT, "2026-02-20T09:00:00+09:00"),
     # No such month or day (SQLite's julianday() gives NULL for them).
     ("next_due", "2026-13-01", 1, ["list", "show 1", "digest", "calendar -o CAL"],
      "2026-12-04"),
@@ -1014,7 +1015,9 @@ DAMAGED_READS = [
     ("created_at", "2026-13-01T10:00:00+09:00", 1, [*AGING, "close 1 --date yesterday"],
      "2026-02-20T09:00:00+09:00"),
     ("last_contact_at", "2026-13-01T10:00:00+09:00", 1, AGING, "2026-02-20T10:00:00+09:00"),
-    ("closed_at", "2026-13-01T10:00:00+09:00", 2, [], "2026-02-20T09:00:00+09:00"),
+    ("closed_at", "2026-13-01T10:00:00+09:00", 2, REVISIT, "2026-02-20T09:00:00+09:00"),
+    # Sorts after every date, so a comparison as text would pass it over.
+    ("closed_at", "garbage", 2, REVISIT, "2026-02-20T09:00:00+09:00"),
 ]  # fmt: skip
 
 

@@ -1064,14 +1064,22 @@ def revisit(
     ripe_params: list[Any] = []
     for reason, n in months.items():
         ripe_params.extend([reason, _latest_lost_day(today, n).isoformat()])
-    where, params = where_for(session, filters, period_column="d.closed_at")
+    period, period_params = where_for(
+        session, Filters(since=filters.since, until=filters.until), period_column="d.closed_at"
+    )
+    if period:
+        ripe_sql = f"({ripe_sql}) AND {period}"
+    where, params = where_for(session, replace(filters, since=None, until=None), period_column=None)
+    # Also every candidate whose closed_at starts with no day, which the comparisons as
+    # text would pass over (`garbage` sorts after every date): it stops the command below.
+    damaged = "NOT " + dates.sql_day("substr(d.closed_at, 1, 10)")
     rows = session.store.query(
         DEAL_VIEW
-        + " AND d.status = 'lost' AND d.closed_at IS NOT NULL AND ("
-        + ripe_sql
-        + ")"
+        + " AND d.status = 'lost' AND d.closed_at IS NOT NULL"
+        + f" AND d.lost_reason IN ({', '.join('?' for _ in months)})"
+        + f" AND ({ripe_sql} OR {damaged})"
         + (f" AND {where}" if where else ""),
-        [*ripe_params, *params],
+        [*months, *ripe_params, *period_params, *params],
     )
     names = session.config.lost_reasons
     out = []

@@ -246,6 +246,17 @@ def stored_day(value: str, number: int, field: str) -> date:
         raise damaged(number, field, value) from None
 
 
+def sql_day(expr: str) -> str:
+    """SQL that is 1 when ``expr`` (SQL text from code, never input) is a calendar day
+    written ``YYYY-MM-DD`` and 0 for any other value but NULL: never NULL itself, so
+    ``NOT`` of it selects every other value. (julianday() carries 02-30 to 03-02 and is
+    NULL for a month 13 or a day 32; ``IS`` makes that NULL a 0.)"""
+    return (
+        f"({expr} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
+        f" AND substr({expr}, 1, 4) <> '0000' AND date(julianday({expr})) IS {expr})"
+    )
+
+
 def stored_moment(value: str, number: int, field: str) -> datetime:
     """A deal's stored moment (its ``field``), aware; :func:`damaged` when it is not an ISO
     date-time with its offset."""

@@ -27,6 +27,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from dealctl import dates
 from dealctl.deals import LAST_MOVE
 from dealctl.errors import DatabaseError
 from dealctl.storage import Store
@@ -526,24 +527,15 @@ def surely_well_formed(expr: str, form: str) -> str:
     dealctl writes, a subset of what :func:`well_formed` accepts. A big book
     holds millions of dates, and the good ones are passed over without leaving SQLite;
     :func:`well_formed` judges the rest."""
-
-    def day(text: str) -> str:
-        # A real calendar day: julianday() carries 02-30 to 03-02, and is NULL for a month
-        # 13 or a day 32, so `IS` (never NULL) keeps the whole condition true or false:
-        # under `NOT`, a NULL would pass the value over.
-        return (
-            f"({text} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
-            f" AND substr({text}, 1, 4) <> '0000' AND date(julianday({text})) IS {text})"
-        )
-
+    day = dates.sql_day(expr)
     clock, offset = "[0-2][0-9]:[0-5][0-9]", "[+-][0-2][0-9]:[0-5][0-9]"
     moment = (
         f"(({expr} GLOB '????-??-??T{clock}:[0-5][0-9]{offset}'"
         f" OR {expr} GLOB '????-??-??T{clock}{offset}')"
         f" AND substr({expr}, 12, 2) < '24' AND substr({expr}, -5, 2) < '24'"
-        f" AND {day(f'substr({expr}, 1, 10)')})"
+        f" AND {dates.sql_day(f'substr({expr}, 1, 10)')})"
     )
-    return {"date": day(expr), "moment": moment, "due": f"({day(expr)} OR {moment})"}[form]
+    return {"date": day, "moment": moment, "due": f"({day} OR {moment})"}[form]
 
 
 def _dates(store: Store, schema: Schema) -> list[Problem]:
