@@ -1005,13 +1005,13 @@ DAMAGED_READS = [
     ("created_at", "2026-02-20T09:00:00", 3, ["digest", "calendar -o CAL",
      "close 3 --date yesterday"], "2026-02-20T09:00:00+09:00"),
     ("updated_at", "garbage", 1, ["calendar -o CAL"], "2026-02-20T09:00:00+09:00"),
-    ("close_date", "2026-02-30", 1, ["digest"], "2026-02-27"),
+    ("close_date", "2026-02-30", 1, ["digest", "forecast"], "2026-02-27"),
     ("closed_at", "2026-02-30T10:00:00+09:00", 2, REVISIT, "2026-02-20T09:00:00+09:00"),
     # No such month or day (SQLite's julianday() gives NULL for them).
     ("next_due", "2026-13-01", 1, ["list", "show 1", "digest", "calendar -o CAL"],
      "2026-12-04"),
-    ("close_date", "2026-00-10", 1, ["digest"], "2026-02-27"),
-    ("close_date", "2026-12-32", 1, [], "2026-02-27"),
+    ("close_date", "2026-00-10", 1, ["digest", "forecast"], "2026-02-27"),
+    ("close_date", "2026-12-32", 1, ["forecast"], "2026-02-27"),
     ("created_at", "2026-13-01T10:00:00+09:00", 1, [*AGING, "close 1 --date yesterday"],
      "2026-02-20T09:00:00+09:00"),
     ("last_contact_at", "2026-13-01T10:00:00+09:00", 1, AGING, "2026-02-20T10:00:00+09:00"),
@@ -1071,6 +1071,42 @@ def test_a_damaged_stored_date_stops_each_command_that_reads_it_naming_deal_and_
     assert _doctor(cli, code=0) == []
     for args in runs:
         cli(*args)
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-13-01", "2026/12/25", "20261225", "garbage", "2026-02-30", "2026-12-25 "]
+)
+def test_forecast_stops_at_an_expected_close_date_that_is_no_date(
+    cli: Cli, db_path: Path, value: str
+) -> None:
+    """Every open deal has a row in the forecast: one whose close_date is no date, which
+    would fit no bucket (or the wrong one, compared as text), stops it instead."""
+    cli("import", str(EXAMPLES / "book"))
+    healthy = cli("forecast", "-f", "json")
+    opened = json.loads(cli("list", "--status", "open", "-f", "json"))
+    assert sum(r["open_count"] for r in json.loads(healthy)) == len(opened)
+    _sql(db_path, f"UPDATE deals SET close_date = '{value}' WHERE number = 5")
+    before = full_dump(db_path)
+    for args in (
+        ["forecast"],
+        ["forecast", "-f", "json"],
+        ["forecast", "--since", "2027-02-01", "--months", "2"],
+        ["forecast", "--pipeline", "b2b", "--owner", "佐藤"],
+    ):
+        assert cli(*args, code=5) == "", args
+        assert cli.stderr == (
+            f"dealctl: deal 5 has a damaged close_date value {value!r} in the database;"
+            " dealctl doctor says how to fix it\n"
+        )
+    assert full_dump(db_path) == before
+    cli("forecast", "--owner", "田中")  # deal 5 is not in that forecast
+    [row] = _doctor(cli)
+    assert (row["number"], row["fix"]) == (
+        5,
+        'dealctl edit 5 --close DATE (or --close "" to clear it)',
+    )
+    cli("edit", "5", "--close", "2026-12-25")
+    assert cli("forecast", "-f", "json") == healthy
 
 
 def test_a_damaged_approval_step_date_stops_route_check_naming_the_deal(
