@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dealctl import dates
 from dealctl.dates import (
     CLOCK_ENV,
     due_date,
@@ -20,7 +22,7 @@ from dealctl.dates import (
     parse_when,
     today,
 )
-from dealctl.errors import InvalidInput
+from dealctl.errors import DatabaseError, InvalidInput
 
 TOKYO = ZoneInfo("Asia/Tokyo")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -602,3 +604,36 @@ def test_a_report_period_outside_the_range_says_so() -> None:
 
     with pytest.raises(InvalidInput, match=r"^--since '1000-01-01' is out of range: use a year"):
         period_bound("1000-01-01", THURSDAY, end=False, what="--since")
+
+
+@pytest.mark.parametrize(
+    ("value", "day"),
+    [
+        ("2026-12-25", date(2026, 12, 25)),
+        ("2026-12-25T10:00:00+09:00", None),  # a date is stored alone
+        ("20261225", None),  # date.fromisoformat() would read it
+        ("2026-W52-5", None),  # and this one too
+        ("2026-13-01", None),
+        ("2026-02-30", None),
+        ("０２０２-12-25", None),  # other digits than ASCII
+        (20261225, None),
+        (None, None),
+    ],
+)
+def test_a_stored_date_is_yyyy_mm_dd_and_the_sql_test_agrees(value: object, day: object) -> None:
+    assert dates.stored_date(value) == day
+    conn = sqlite3.connect(":memory:")
+    [sql] = conn.execute(f"SELECT {dates.sql_day('?1')}", (value,)).fetchone()
+    conn.close()
+    assert sql == (None if value is None else int(day is not None))
+
+
+def test_a_stored_day_is_the_date_a_moment_starts_with_or_a_damaged_value() -> None:
+    assert dates.stored_day("2026-12-25T10:00:00+09:00", 5, "closed_at") == date(2026, 12, 25)
+    for value in ("20261225T100000+0900", "2026-W52-5T10:00", "garbage"):
+        with pytest.raises(DatabaseError) as raised:
+            dates.stored_day(value, 5, "closed_at")
+        assert str(raised.value) == (
+            f"deal 5 has a damaged closed_at value {value!r} in the database;"
+            " dealctl doctor says how to fix it"
+        )

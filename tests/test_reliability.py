@@ -883,6 +883,10 @@ BAD_DATES = [
     ("activities", "created_at", "", "activity ", "sqlite3 FILE", None),
     ("stage_changes", "at", "x", "stage change ", "sqlite3 FILE \"UPDATE stage_changes SET at =",
      None),
+    ("stage_changes", "at", "2026-13-01T10:00:00+09:00", "stage change ",
+     "sqlite3 FILE \"UPDATE stage_changes SET at =", None),
+    ("activities", "at", "2026-12-32T10:00:00+09:00", "activity ",
+     "sqlite3 FILE \"UPDATE activities SET at =", None),
 ]  # fmt: skip
 
 
@@ -944,6 +948,14 @@ def test_doctor_finds_a_stored_date_in_the_wrong_form(
         ("2026-12-03T24:00:00+09:00", "moment", False),
         ("2026-12-03T09:00:00+24:00", "moment", False),
         ("2026-02-29T09:00:00+09:00", "moment", False),
+        # No such month or day: julianday() is NULL for them, not a carried date.
+        ("2026-13-01", "date", False),
+        ("2026-12-32", "date", False),
+        ("2026-00-10", "date", False),
+        ("2026-13-01", "due", False),
+        ("2026-13-01T10:00+09:00", "due", False),
+        ("2026-13-01T10:00:00+09:00", "moment", False),
+        ("2026-12-32T10:00:00+09:00", "moment", False),
         ("2026-12-04", "due", True),
         ("2026-12-04T14:00+09:00", "due", True),
         ("2026-12-04T14:00", "due", False),
@@ -961,8 +973,10 @@ def test_the_documented_date_forms(value: object, form: str, ok: bool) -> None:
     conn = _connect(":memory:")
     conn.execute("CREATE TABLE t (v)")
     conn.execute("INSERT INTO t VALUES (?)", (value,))
-    sure = bool(conn.execute(f"SELECT {surely_well_formed('v', form)} FROM t").fetchone()[0])
+    [sure] = conn.execute(f"SELECT {surely_well_formed('v', form)} FROM t").fetchone()
     conn.close()
+    # Never NULL for a value: doctor selects `NOT (...)`, and NOT NULL selects nothing.
+    assert sure in (0, 1) or value is None, sure
     assert not sure or ok
     if ok and isinstance(value, str) and (value.endswith("+09:00") or len(value) == 10):
         assert sure, value
@@ -975,6 +989,8 @@ AGING = [
     "stale", "stale -f json", "pipeline --summary", "pipeline -f json", "pipeline", "next",
     "show 1", "digest", "calendar -o CAL",
 ]  # fmt: skip
+# The lost deal's closed_at: the deals worth another try, in a period too, and the digest.
+REVISIT = ["revisit", "revisit --since 2026-01-01 --pipeline b2b", "digest"]
 # (column damaged, value, deal, the commands that stop at it, a good value to put back)
 DAMAGED_READS = [
     ("moved_at", "garbage", 1, [*AGING, "close 1 --date yesterday"], None),
@@ -989,9 +1005,19 @@ DAMAGED_READS = [
     ("created_at", "2026-02-20T09:00:00", 3, ["digest", "calendar -o CAL",
      "close 3 --date yesterday"], "2026-02-20T09:00:00+09:00"),
     ("updated_at", "garbage", 1, ["calendar -o CAL"], "2026-02-20T09:00:00+09:00"),
-    ("close_date", "2026-02-30", 1, ["digest"], "2026-02-27"),
-    ("closed_at", "2026-02-30T10:00:00+09:00", 2, ["revisit", "digest"],
+    ("close_date", "2026-02-30", 1, ["digest", "forecast"], "2026-02-27"),
+    ("closed_at", "2026-02-30T10:00:00+09:00", 2, REVISIT, "2026-02-20T09:00:00+09:00"),
+    # No such month or day (SQLite's julianday() gives NULL for them).
+    ("next_due", "2026-13-01", 1, ["list", "show 1", "digest", "calendar -o CAL"],
+     "2026-12-04"),
+    ("close_date", "2026-00-10", 1, ["digest", "forecast"], "2026-02-27"),
+    ("close_date", "2026-12-32", 1, ["forecast"], "2026-02-27"),
+    ("created_at", "2026-13-01T10:00:00+09:00", 1, [*AGING, "close 1 --date yesterday"],
      "2026-02-20T09:00:00+09:00"),
+    ("last_contact_at", "2026-13-01T10:00:00+09:00", 1, AGING, "2026-02-20T10:00:00+09:00"),
+    ("closed_at", "2026-13-01T10:00:00+09:00", 2, REVISIT, "2026-02-20T09:00:00+09:00"),
+    # Sorts after every date, so a comparison as text would pass it over.
+    ("closed_at", "garbage", 2, REVISIT, "2026-02-20T09:00:00+09:00"),
 ]  # fmt: skip
 
 
@@ -1020,8 +1046,9 @@ def test_a_damaged_stored_date_stops_each_command_that_reads_it_naming_deal_and_
     set_clock(monkeypatch, NOW)
     _sql(db_path, f"UPDATE deals SET {column} = '{value}' WHERE number = {number}")
     before = full_dump(db_path)
+    field = "due" if column == "next_due" else column
     message = (
-        f"dealctl: deal {number} has a damaged {column} value {value!r} in the database;"
+        f"dealctl: deal {number} has a damaged {field} value {value!r} in the database;"
         " dealctl doctor says how to fix it\n"
     )
     calendar = db_path.parent / "cal.ics"
@@ -1037,13 +1064,49 @@ def test_a_damaged_stored_date_stops_each_command_that_reads_it_naming_deal_and_
     problem, fix = rows[0]["problem"], rows[0]["fix"]
     assert problem.startswith(f"deal {number} has "), problem
     assert column in problem + fix, rows[0]
-    if fix.startswith("dealctl edit"):
-        cli("edit", str(number), "--close", str(good))
+    if fix.startswith("dealctl edit"):  # dealctl edit N --due DATE, or --close DATE
+        cli("edit", str(number), fix.split()[3], str(good))
     else:
         _run_fix(db_path, fix, good or "")
     assert _doctor(cli, code=0) == []
     for args in runs:
         cli(*args)
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-13-01", "2026/12/25", "20261225", "garbage", "2026-02-30", "2026-12-25 "]
+)
+def test_forecast_stops_at_an_expected_close_date_that_is_no_date(
+    cli: Cli, db_path: Path, value: str
+) -> None:
+    """Every open deal has a row in the forecast: one whose close_date is no date, which
+    would fit no bucket (or the wrong one, compared as text), stops it instead."""
+    cli("import", str(EXAMPLES / "book"))
+    healthy = cli("forecast", "-f", "json")
+    opened = json.loads(cli("list", "--status", "open", "-f", "json"))
+    assert sum(r["open_count"] for r in json.loads(healthy)) == len(opened)
+    _sql(db_path, f"UPDATE deals SET close_date = '{value}' WHERE number = 5")
+    before = full_dump(db_path)
+    for args in (
+        ["forecast"],
+        ["forecast", "-f", "json"],
+        ["forecast", "--since", "2027-02-01", "--months", "2"],
+        ["forecast", "--pipeline", "b2b", "--owner", "佐藤"],
+    ):
+        assert cli(*args, code=5) == "", args
+        assert cli.stderr == (
+            f"dealctl: deal 5 has a damaged close_date value {value!r} in the database;"
+            " dealctl doctor says how to fix it\n"
+        )
+    assert full_dump(db_path) == before
+    cli("forecast", "--owner", "田中")  # deal 5 is not in that forecast
+    [row] = _doctor(cli)
+    assert (row["number"], row["fix"]) == (
+        5,
+        'dealctl edit 5 --close DATE (or --close "" to clear it)',
+    )
+    cli("edit", "5", "--close", "2026-12-25")
+    assert cli("forecast", "-f", "json") == healthy
 
 
 def test_a_damaged_approval_step_date_stops_route_check_naming_the_deal(

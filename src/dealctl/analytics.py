@@ -850,16 +850,21 @@ def forecast(session: Session, *, months: int = 6, filters: Filters | None = Non
         cursor = add_months(cursor, 1)
     where, params = where_for(session, filters, period_column=None)
     scope = f" AND {where}" if where else ""
-    opened = session.store.query(
-        "SELECT d.currency, CASE WHEN d.close_date IS NULL THEN 'undated'"
-        " WHEN d.close_date < ? THEN 'slipped' WHEN d.close_date > ? THEN 'later'"
-        " WHEN d.close_date < ? THEN 'before' ELSE substr(d.close_date, 1, 7) END AS bucket,"
-        " COUNT(*) AS n, SUM(COALESCE(d.amount, 0)) AS amount,"
+    # One row per currency and expected close date (one per day in use, not per deal), put in
+    # their buckets here: every date is read as one, so a damaged one stops the report.
+    by_date = session.store.query(
+        "SELECT d.currency, d.close_date, COUNT(*) AS n, SUM(COALESCE(d.amount, 0)) AS amount,"
         " SUM(COALESCE(d.amount, 0) * COALESCE(d.probability, s.probability)) AS weighted"
         " FROM deals d JOIN stages s ON s.id = d.stage_id"
         " WHERE d.deleted_at IS NULL AND d.status = 'open'" + scope + " GROUP BY 1, 2",
-        [today.isoformat(), last.isoformat(), first.isoformat(), *params],
+        params,
     )
+    open_by: dict[tuple[str, str], dict[str, int]] = {}
+    for row in by_date:
+        bucket = _close_bucket(session, row, today, first, last, scope, params)
+        sums = open_by.setdefault((row["currency"], bucket), {"n": 0, "amount": 0, "weighted": 0})
+        for key in sums:
+            sums[key] += row[key]
     won = session.store.query(
         "SELECT d.currency, substr(d.closed_at, 1, 7) AS bucket, COUNT(*) AS n,"
         " SUM(COALESCE(d.amount, 0)) AS amount FROM deals d"
@@ -867,7 +872,6 @@ def forecast(session: Session, *, months: int = 6, filters: Filters | None = Non
         " AND substr(d.closed_at, 1, 10) BETWEEN ? AND ?" + scope + " GROUP BY 1, 2",
         [first.isoformat(), last.isoformat(), *params],
     )
-    open_by = {(r["currency"], r["bucket"]): r for r in opened}
     won_by = {(r["currency"], r["bucket"]): r for r in won}
     currencies = sorted({c for c, _ in open_by} | {c for c, _ in won_by})
     rows = []
@@ -888,6 +892,36 @@ def forecast(session: Session, *, months: int = 6, filters: Filters | None = Non
                 }
             )
     return Forecast(labels, rows)
+
+
+def _close_bucket(
+    session: Session,
+    row: Any,
+    today: date,
+    first: date,
+    last: date,
+    scope: str,
+    params: Sequence[Any],
+) -> str:
+    """The :func:`forecast` bucket of open deals expected on ``row["close_date"]`` (``before``:
+    from today to the first month shown, in no row); when that is no date, the
+    :func:`dates.damaged` error names the first deal that has it."""
+    value = row["close_date"]
+    if value is None:
+        return "undated"
+    day = dates.stored_date(value)
+    if day is None:
+        found = session.store.one(
+            "SELECT MIN(d.number) FROM deals d WHERE d.deleted_at IS NULL AND d.status = 'open'"
+            " AND d.currency = ? AND d.close_date = ?" + scope,
+            [row["currency"], value, *params],
+        )
+        raise dates.damaged(found[0] if found else 0, "close_date", value)
+    if day < today:
+        return "slipped"
+    if day > last:
+        return "later"
+    return "before" if day < first else day.strftime("%Y-%m")
 
 
 def forecast_totals(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -1064,14 +1098,22 @@ def revisit(
     ripe_params: list[Any] = []
     for reason, n in months.items():
         ripe_params.extend([reason, _latest_lost_day(today, n).isoformat()])
-    where, params = where_for(session, filters, period_column="d.closed_at")
+    period, period_params = where_for(
+        session, Filters(since=filters.since, until=filters.until), period_column="d.closed_at"
+    )
+    if period:
+        ripe_sql = f"({ripe_sql}) AND {period}"
+    where, params = where_for(session, replace(filters, since=None, until=None), period_column=None)
+    # Also every candidate whose closed_at starts with no day, which the comparisons as
+    # text would pass over (`garbage` sorts after every date): it stops the command below.
+    damaged = "NOT " + dates.sql_day("substr(d.closed_at, 1, 10)")
     rows = session.store.query(
         DEAL_VIEW
-        + " AND d.status = 'lost' AND d.closed_at IS NOT NULL AND ("
-        + ripe_sql
-        + ")"
+        + " AND d.status = 'lost' AND d.closed_at IS NOT NULL"
+        + f" AND d.lost_reason IN ({', '.join('?' for _ in months)})"
+        + f" AND ({ripe_sql} OR {damaged})"
         + (f" AND {where}" if where else ""),
-        [*ripe_params, *params],
+        [*months, *ripe_params, *period_params, *params],
     )
     names = session.config.lost_reasons
     out = []

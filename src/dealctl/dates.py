@@ -237,13 +237,40 @@ def damaged(number: int, field: str, value: object) -> DatabaseError:
     )
 
 
+# The stored form of a day. date.fromisoformat() alone also reads 20261225 and 2026-W52-5.
+_STORED_DAY = r"\d{4}-\d{2}-\d{2}"
+
+
+def stored_date(value: object) -> date | None:
+    """The calendar day ``value`` is when it is one in the stored form, ``YYYY-MM-DD`` and
+    nothing more; else None (see :func:`sql_day` for the same test in SQL)."""
+    if not isinstance(value, str) or not _match(_STORED_DAY, value):
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 def stored_day(value: str, number: int, field: str) -> date:
     """The day a deal's stored date or moment (its ``field``) starts with, as written;
-    :func:`damaged` when that is no calendar day."""
-    try:
-        return date.fromisoformat(value[:10])
-    except ValueError:
-        raise damaged(number, field, value) from None
+    :func:`damaged` when that is no calendar day (:func:`stored_date`)."""
+    day = stored_date(value[:10])
+    if day is None:
+        raise damaged(number, field, value)
+    return day
+
+
+def sql_day(expr: str) -> str:
+    """SQL that is 1 when ``expr`` (SQL text from code, never input) is a calendar day
+    written ``YYYY-MM-DD`` (as :func:`stored_date` reads one) and 0 for any other value
+    but NULL: never NULL itself, so ``NOT`` of it selects every other value. (julianday()
+    carries 02-30 to 03-02 and is NULL for a month 13 or a day 32; ``IS`` makes that
+    NULL a 0.)"""
+    return (
+        f"({expr} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
+        f" AND substr({expr}, 1, 4) <> '0000' AND date(julianday({expr})) IS {expr})"
+    )
 
 
 def stored_moment(value: str, number: int, field: str) -> datetime:

@@ -27,6 +27,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from dealctl import dates
 from dealctl.deals import LAST_MOVE
 from dealctl.errors import DatabaseError
 from dealctl.storage import Store
@@ -521,25 +522,20 @@ def well_formed(value: object, form: str) -> bool:
 
 
 def surely_well_formed(expr: str, form: str) -> str:
-    """SQL that is true for a value (``expr``, a column of ``_DATED``) certainly in ``form``:
-    the forms dealctl writes, a subset of what :func:`well_formed` accepts. A big book
+    """SQL that is true (1) for a value (``expr``, a column of ``_DATED``) certainly in
+    ``form`` and false (0, never NULL) for any other value that is not NULL: the forms
+    dealctl writes, a subset of what :func:`well_formed` accepts. A big book
     holds millions of dates, and the good ones are passed over without leaving SQLite;
     :func:`well_formed` judges the rest."""
-
-    def day(text: str) -> str:  # a real calendar day: julianday() carries 02-30 to 03-02
-        return (
-            f"({text} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]'"
-            f" AND substr({text}, 1, 4) <> '0000' AND date(julianday({text})) = {text})"
-        )
-
+    day = dates.sql_day(expr)
     clock, offset = "[0-2][0-9]:[0-5][0-9]", "[+-][0-2][0-9]:[0-5][0-9]"
     moment = (
         f"(({expr} GLOB '????-??-??T{clock}:[0-5][0-9]{offset}'"
         f" OR {expr} GLOB '????-??-??T{clock}{offset}')"
         f" AND substr({expr}, 12, 2) < '24' AND substr({expr}, -5, 2) < '24'"
-        f" AND {day(f'substr({expr}, 1, 10)')})"
+        f" AND {dates.sql_day(f'substr({expr}, 1, 10)')})"
     )
-    return {"date": day(expr), "moment": moment, "due": f"({day(expr)} OR {moment})"}[form]
+    return {"date": day, "moment": moment, "due": f"({day} OR {moment})"}[form]
 
 
 def _dates(store: Store, schema: Schema) -> list[Problem]:
