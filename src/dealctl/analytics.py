@@ -341,12 +341,16 @@ def due(session: Session, *, only: str | None, within: int, owner: str | None) -
     # Every date-time (and damaged date) that may be listed is read first: a damaged value
     # stops the command here, before anything is written. (SQLite takes 2026-11-31 as it
     # is, but moves it to 12-01 when asked to add 0 days.)
+    # So is every value that starts with no digit, which sorts after every date and so
+    # would never be due (`garbage`): a seek in the index deals_next finds those.
     elsewhere = False
     for row in session.store.iterate(
         "SELECT d.number, d.next_due FROM deals d WHERE d.deleted_at IS NULL"
         + near
-        + " AND (length(d.next_due) > 10 OR date(d.next_due, '+0 days') IS NOT d.next_due)",
-        near_params,
+        + " AND (length(d.next_due) > 10 OR date(d.next_due, '+0 days') IS NOT d.next_due)"
+        " UNION ALL SELECT d.number, d.next_due FROM deals d WHERE d.deleted_at IS NULL"
+        " AND d.status = 'open' AND d.next_due >= ':'" + owner_sql,
+        [*near_params, *owner_params],
     ):
         day = dates.stored_due_date(row["next_due"], zone, row["number"]).isoformat()
         elsewhere = elsewhere or day != row["next_due"][:10]

@@ -199,6 +199,8 @@ def due_moment(value: str, zone: tzinfo) -> date:
     """A stored due value (a date or an ISO date-time) in ``zone``: the date, or the
     date-time there (one written without an offset is taken as it is)."""
     try:
+        if value[4:5] != "-" or value[7:8] != "-":  # fromisoformat reads 20261225, 2026-W52-5
+            raise ValueError(value)
         if len(value) == 10:
             return date.fromisoformat(value)
         moment = datetime.fromisoformat(value)

@@ -616,7 +616,10 @@ def log(
     values = _values(session, DealFields(next_action=next_action, due=due), deal)
     if clear_next:
         values.update(next_action=None, next_due=None)
-    if deal["last_contact_at"] is None or stamp > deal["last_contact_at"]:
+    last = deal["last_contact_at"]  # compared as a moment: a damaged one stops the command
+    if last is None or when.replace(microsecond=0) > dates.stored_moment(
+        last, deal["number"], "last_contact_at"
+    ):
         values["last_contact_at"] = stamp
     activity_id = new_id()
     session.store.execute(
