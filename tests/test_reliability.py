@@ -1235,6 +1235,22 @@ def test_a_damaged_stage_change_moment_stops_the_reports_that_count_days_by_it(
     assert calendar.read_bytes() == written
 
 
+def test_doctor_says_a_follow_up_moment_that_is_no_moment_is_only_shown(
+    cli: Cli, db_path: Path
+) -> None:
+    """No command reads a follow-up's moments as dates: doctor says what happens to them."""
+    cli("add", "A")
+    cli("log", "1", "called")
+    _sql(db_path, "UPDATE activities SET at = 'garbage'")
+    assert "garbage" in cli("show", "1")
+    [problem] = _doctor(cli)
+    assert problem["problem"] == (
+        f"activity {problem['id'][:8]} of deal 1 has at 'garbage', which is not a moment with"
+        " its offset (2026-12-03T09:00:00+09:00); commands show it as stored and count nothing"
+        " by it"
+    )
+
+
 def _cell_content(path: Path) -> int:
     """Where page 1's records start: the schema itself (sqlite_master)."""
     header = path.read_bytes()[:108]
