@@ -1199,7 +1199,9 @@ def test_a_damaged_stage_change_moment_stops_the_reports_that_count_days_by_it(
         "(SELECT sc.rowid FROM stage_changes sc JOIN deals d ON d.id = sc.deal_id"
         f" WHERE d.number = {number} AND sc.to_status = '{to_status}' ORDER BY sc.rowid LIMIT 1)"
     )
-    [(stored,)] = _connect(db_path).execute(f"SELECT at FROM stage_changes WHERE rowid = {row}")
+    conn = _connect(db_path)
+    [(stored,)] = conn.execute(f"SELECT at FROM stage_changes WHERE rowid = {row}")
+    conn.close()
     _sql(db_path, f"UPDATE stage_changes SET at = '{value}' WHERE rowid = {row}")
     before = full_dump(db_path)
     for args in runs:
