@@ -628,6 +628,67 @@ def test_a_stored_date_is_yyyy_mm_dd_and_the_sql_test_agrees(value: object, day:
     assert sql == (None if value is None else int(day is not None))
 
 
+def _starts_with_day_in_sql(value: object) -> object:
+    conn = sqlite3.connect(":memory:")
+    [(fast, slow)] = conn.execute(
+        f"SELECT {dates.sql_starts_with_day('?1')}, {dates.sql_day('substr(?1, 1, 10)')}",
+        (value,),
+    ).fetchall()
+    conn.close()
+    assert fast == slow, value  # the cheaper test says what sql_day says of the first ten
+    return fast
+
+
+@pytest.mark.parametrize(
+    ("value", "starts"),
+    [
+        ("2026-12-25T10:00:00+09:00", True),
+        ("2026-12-25", True),
+        ("2024-02-29T10:00:00+09:00", True),
+        ("0001-01-01T00:00:00Z", True),
+        ("9999-12-31T23:59:59+14:00", True),
+        ("2026-12-25garbage", True),  # the day is what the reports count by
+        ("2026-02-29T10:00:00+09:00", False),  # julianday() carries these to March
+        ("2026-02-30T10:00:00+09:00", False),
+        ("2026-04-31T10:00:00+09:00", False),
+        ("2026-13-01T10:00:00+09:00", False),
+        ("2026-00-10T10:00:00+09:00", False),
+        ("2026-12-32T10:00:00+09:00", False),
+        ("0000-01-01T10:00:00+09:00", False),
+        ("-0001-01-01T10:00:00+09:00", False),
+        ("2026/09/11 10:00", False),
+        ("20261225T100000+0900", False),
+        ("2026-W52-5T10:00", False),
+        ("2026-1-25T10:00:00+09:00", False),
+        (" 2026-12-25T10:00:00+09:00", False),
+        ("２０２６-12-25T10:00:00+09:00", False),
+        ("2461400.5", False),  # julianday() reads a number as a day
+        ("now", False),
+        ("10:00", False),
+        ("garbage", False),
+        ("", False),
+        (20261225, False),
+    ],
+)
+def test_a_moment_starts_with_a_stored_day_and_the_cheaper_sql_test_agrees(
+    value: object, starts: bool
+) -> None:
+    day = dates.stored_date(value[:10]) if isinstance(value, str) else None
+    assert (day is not None) is starts
+    assert _starts_with_day_in_sql(value) == int(starts)
+
+
+@given(
+    st.one_of(
+        st.text(max_size=30),
+        st.from_regex(r"\A[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]?[0-9:+\-]{0,14}\Z"),
+        st.datetimes().map(lambda moment: moment.isoformat()),
+    )
+)
+def test_the_cheaper_sql_test_of_a_stored_day_agrees_with_python_property(value: str) -> None:
+    assert _starts_with_day_in_sql(value) == int(dates.stored_date(value[:10]) is not None)
+
+
 def test_a_stored_day_is_the_date_a_moment_starts_with_or_a_damaged_value() -> None:
     assert dates.stored_day("2026-12-25T10:00:00+09:00", 5, "closed_at") == date(2026, 12, 25)
     for value in ("20261225T100000+0900", "2026-W52-5T10:00", "garbage"):

@@ -1135,6 +1135,124 @@ def test_a_damaged_approval_step_date_stops_route_check_naming_the_deal(
     cli("route", "check", "1")
 
 
+# The funnel counts every deal of its pipeline by its stage history, whatever the period.
+FUNNEL = [
+    "funnel", "funnel -f json", "funnel --overall", "funnel --overall -f json",
+    "funnel --since 2026-11-01 --until 2026-11-30",
+]  # fmt: skip
+# The commands that count an open deal's days at its stage from its stage history.
+IN_STAGE = [
+    "stale", "stale -f json", "pipeline -f table", "next", "next -f json", "show 1",
+    "show 1 -f json", "digest", "calendar -o CAL",
+]  # fmt: skip
+# And those that read the history as text only: they show the value as stored.
+AS_TEXT = ["list", "pipeline", "pipeline -f json", "funnel --pipeline b2c", "show 2", "show 3"]
+# (deal, its stage change damaged, the commands that stop at it)
+DAMAGED_MOVES = [
+    (1, "created", [*FUNNEL, *IN_STAGE]),  # open, at hearing since its advance
+    (2, "won", FUNNEL),  # the sales cycle ends at this move
+]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["garbage", "2026-13-01T10:00:00+09:00", "2026-02-30T10:00:00+09:00", "2026/09/11 10:00"],
+)
+@pytest.mark.parametrize(("number", "move", "commands"), DAMAGED_MOVES, ids=["open", "won"])
+def test_a_damaged_stage_change_moment_stops_the_reports_that_count_days_by_it(
+    cli: Cli,
+    db_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+    number: int,
+    move: str,
+    commands: list[str],
+) -> None:
+    """Days in stage, the funnel and the sales cycle are counted from the day each stage
+    change starts with: a moment that starts with no calendar day (julianday() has none for
+    a month 13 and carries 02-30 to 03-02) would be left out of the sums or counted on
+    another day, so those reports stop instead, naming the deal."""
+    for moment, args in [
+        ("2026-10-01T09:00:00+09:00", ("add", "Open one", "--next", "call", "--due", "+90d")),
+        ("2026-10-01T10:00:00+09:00", ("add", "Won one")),
+        ("2026-10-15T09:00:00+09:00", ("advance", "1")),
+        ("2026-10-20T09:00:00+09:00", ("advance", "2")),
+        ("2026-11-10T09:00:00+09:00", ("close", "2")),
+        ("2026-11-12T09:00:00+09:00", ("add", "Lost one")),
+        ("2026-11-20T09:00:00+09:00", ("lose", "3", "--reason", "price")),
+    ]:
+        set_clock(monkeypatch, moment)
+        cli(*args)
+    set_clock(monkeypatch, NOW)
+    calendar = db_path.parent / "cal.ics"
+
+    def lines(texts: list[str]) -> list[list[str]]:
+        return [[str(calendar) if a == "CAL" else a for a in c.split()] for c in texts]
+
+    runs = lines(commands)
+    passing = lines([c for c in [*FUNNEL, *IN_STAGE, *AS_TEXT] if c not in commands])
+    healthy = {tuple(args): cli(*args) for args in runs + passing}
+    written = calendar.read_bytes()
+    calendar.unlink()
+    to_status = "open" if move == "created" else "won"
+    row = (
+        "(SELECT sc.rowid FROM stage_changes sc JOIN deals d ON d.id = sc.deal_id"
+        f" WHERE d.number = {number} AND sc.to_status = '{to_status}' ORDER BY sc.rowid LIMIT 1)"
+    )
+    conn = _connect(db_path)
+    [(stored,)] = conn.execute(f"SELECT at FROM stage_changes WHERE rowid = {row}")
+    conn.close()
+    _sql(db_path, f"UPDATE stage_changes SET at = '{value}' WHERE rowid = {row}")
+    before = full_dump(db_path)
+    for args in runs:
+        assert cli(*args, code=5) == "", args
+        assert cli.stderr == (
+            f"dealctl: deal {number} has a damaged stage change at value {value!r} in the"
+            " database; dealctl doctor says how to fix it\n"
+        ), args
+    assert full_dump(db_path) == before
+    assert not calendar.exists()
+    for args in passing:  # they do not count by it: it passes through them as text
+        cli(*args)
+    assert value in cli("export", "stage-changes")
+    if move == "won":  # a closed deal's timeline shows it as stored
+        assert f"  {value[:16].replace('T', ' ')}  stage     open → won" in cli("show", "2")
+    # doctor names the deal and the column; its fix (the value it had) gives every figure back.
+    problems = _doctor(cli)
+    if value < stored and move == "won":  # the history's latest is now the move before
+        moved = problems.pop(0)
+        assert (moved["table"], moved["number"]) == ("deals", number), moved
+        assert "has a last stage change of 2026-11-10T09:00:00+09:00 stored" in moved["problem"]
+    [problem] = problems
+    assert (problem["check"], problem["table"]) == ("states", "stage_changes")
+    assert problem["problem"] == (
+        f"stage change {problem['id'][:8]} of deal {number} has at {value!r}, which is not a"
+        " moment with its offset (2026-12-03T09:00:00+09:00); commands that read it stop with"
+        " an error"
+    )
+    _run_fix(db_path, problem["fix"], stored)
+    assert _doctor(cli, code=0) == []
+    for args in runs + passing:
+        assert cli(*args) == healthy[tuple(args)], args
+    assert calendar.read_bytes() == written
+
+
+def test_doctor_says_a_follow_up_moment_that_is_no_moment_is_only_shown(
+    cli: Cli, db_path: Path
+) -> None:
+    """No command reads a follow-up's moments as dates: doctor says what happens to them."""
+    cli("add", "A")
+    cli("log", "1", "called")
+    _sql(db_path, "UPDATE activities SET at = 'garbage'")
+    assert "garbage" in cli("show", "1")
+    [problem] = _doctor(cli)
+    assert problem["problem"] == (
+        f"activity {problem['id'][:8]} of deal 1 has at 'garbage', which is not a moment with"
+        " its offset (2026-12-03T09:00:00+09:00); commands show it as stored and count nothing"
+        " by it"
+    )
+
+
 def _cell_content(path: Path) -> int:
     """Where page 1's records start: the schema itself (sqlite_master)."""
     header = path.read_bytes()[:108]

@@ -417,14 +417,26 @@ def _pipeline_stages(session: Session, pipeline: str | None) -> tuple[Catalogue,
 _LAST_ACTIVE = (
     "substr(MAX(d.created_at, COALESCE(d.last_contact_at, ''), COALESCE(d.moved_at, '')), 1, 10)"
 )
+# 1 when a stage change's moment starts with a calendar day, the day the reports count by;
+# a row whose moment does not stops them, naming the deal and this field.
+_DATED_AT = dates.sql_starts_with_day("sc.at")
+STAGE_CHANGE_AT = "stage change at"
 # Whole days the deal has spent open at its current stage, over every visit: each stage
 # change row at that stage with status open lasts until the deal's next row (or today).
-_STAGE_DAYS_SQL = """(SELECT
- CAST(SUM(julianday(COALESCE(seg.d1, ?)) - julianday(seg.d0)) AS INTEGER)
- FROM (SELECT sc.to_stage_id AS stage_id, sc.to_status AS status, substr(sc.at, 1, 10) AS d0,
-              LEAD(substr(sc.at, 1, 10)) OVER (ORDER BY sc.at, sc.rowid) AS d1
-       FROM stage_changes sc WHERE sc.deal_id = v.id AND sc.deleted_at IS NULL) seg
- WHERE seg.stage_id = v.stage_id AND seg.status = 'open')"""
+# When a row's moment does not start with a calendar day, the first such moment instead
+# (text where the days are a number): the days cannot be counted.
+_STAGE_DAYS_SQL = (
+    """(SELECT CASE WHEN MIN(seg.dated) THEN
+ CAST(SUM(CASE WHEN seg.stage_id = v.stage_id AND seg.status = 'open'
+               THEN julianday(COALESCE(seg.d1, ?)) - julianday(seg.d0) END) AS INTEGER)
+ ELSE MIN(CASE WHEN NOT seg.dated THEN seg.at END) END
+ FROM (SELECT sc.to_stage_id AS stage_id, sc.to_status AS status, sc.at,
+              substr(sc.at, 1, 10) AS d0,
+              LEAD(substr(sc.at, 1, 10)) OVER (ORDER BY sc.at, sc.rowid) AS d1, """
+    + _DATED_AT
+    + """ AS dated
+       FROM stage_changes sc WHERE sc.deal_id = v.id AND sc.deleted_at IS NULL) seg)"""
+)
 
 
 def last_active_day(row: Any) -> date:
@@ -470,6 +482,8 @@ def open_deals(
         item = deal_row(row, today, session.zone)
         idle = idle_days(row, today)
         in_stage = row["stage_days"]
+        if isinstance(in_stage, str):  # a stage change's moment that starts with no day
+            raise dates.damaged(row["number"], STAGE_CHANGE_AT, in_stage)
         if in_stage is None:  # no history at this stage: count from the last move or creation
             field = "moved_at" if row["moved_at"] else "created_at"
             in_stage = (today - dates.stored_day(row[field], row["number"], field)).days
@@ -695,6 +709,8 @@ def funnel(session: Session, pipeline_key: str | None, *, filters: Filters | Non
     sql, params = _funnel_sql(stages, open_stages, scope, scope_params, since, until, session)
     for group in session.store.query(sql, params):
         n = group["n"]
+        if group["part"] == "outcome" and not group["dated"]:
+            raise _damaged_stage_change(session, scope, scope_params)
         if group["part"] != "outcome":
             days = group["days"]
             if days is not None and 0 <= days <= _MAX_DAYS:
@@ -748,6 +764,30 @@ def funnel(session: Session, pipeline_key: str | None, *, filters: Filters | Non
     )
 
 
+# A stage change row's day, and whether the row enters or leaves the stage given (``?``) as
+# an open deal, for the funnel's sums of days.
+_DAY = "julianday(substr(sc.at, 1, 10))"
+_ENTERS = "sc.to_stage_id = ? AND sc.to_status = 'open'"
+_LEAVES = "sc.from_stage_id = ? AND sc.from_status = 'open'"
+
+
+def _damaged_stage_change(session: Session, scope: str, params: Sequence[Any]) -> Exception:
+    """The :func:`dates.damaged` error for the first deal (by number) ``scope`` selects whose
+    live stage history has a moment that does not start with a calendar day."""
+    found = session.store.one(
+        "SELECT d.number, sc.at FROM deals d"
+        " JOIN stage_changes sc ON sc.deal_id = d.id AND sc.deleted_at IS NULL"
+        " WHERE d.deleted_at IS NULL"
+        + scope
+        + " AND NOT "
+        + _DATED_AT
+        + " ORDER BY d.number, sc.at, sc.rowid LIMIT 1",
+        params,
+    )
+    assert found is not None  # the funnel found such a row in the same scope
+    return dates.damaged(found["number"], STAGE_CHANGE_AT, found["at"])
+
+
 # Whole days in a stage beyond this mean a history that does not add up (an entry with no
 # leaving row, as an inconsistent import could give): such a deal is left out of that stage.
 _MAX_DAYS = 36_500
@@ -766,27 +806,28 @@ def _funnel_sql(
     aggregates of it (``part`` 'outcome', or 'days' per open stage).
 
     Per deal: the furthest stage position entered, the first day, the moment of the
-    latest move to its current status, and for each open stage the days spent there:
+    latest move to its current status, whether every row's moment starts with a calendar
+    day (``dated``: 0 stops the funnel), and for each open stage the days spent there:
     Σ days of the rows leaving it − Σ days of the rows entering it (+ today while the deal
-    is open there), which sums every visit without ordering the rows.
+    is open there), which sums every visit without ordering the rows. It is one sum per
+    stage, NULL for a deal that never entered or left the stage (one that left it without
+    entering, as a broken import can, has a total out of range and is left out): one
+    aggregate per stage and row instead of three pays for testing every row's day.
     """
     params: list[Any] = []
     position = "CASE sc.to_stage_id " + " ".join("WHEN ? THEN ?" for _ in stages) + " ELSE -1 END"
     for stage in stages:
         params.extend([stage.id, stage.position])
-    day = "julianday(substr(sc.at, 1, 10))"
-    columns = []
+    columns = [f"MIN({_DATED_AT}) AS dated"]
     for index, stage in enumerate(open_stages):
         columns.append(
-            f"SUM(CASE WHEN sc.from_stage_id = ? AND sc.from_status = 'open' THEN {day} ELSE 0"
-            f" END) - SUM(CASE WHEN sc.to_stage_id = ? AND sc.to_status = 'open' THEN {day}"
-            f" ELSE 0 END) AS t{index},"
-            f" MAX(sc.to_stage_id = ? AND sc.to_status = 'open') AS v{index}"
+            f"SUM(CASE WHEN {_ENTERS} THEN (CASE WHEN {_LEAVES} THEN {_DAY} ELSE 0 END) - {_DAY}"
+            f" WHEN {_LEAVES} THEN {_DAY} END) AS t{index}"
         )
         params.extend([stage.id, stage.id, stage.id])
     per = (
         f"SELECT d.status, d.stage_id, MAX({position}) AS reached,"
-        " MIN(MIN(substr(sc.at, 1, 10)), substr(d.created_at, 1, 10)) AS start_day,"
+        " MIN(substr(MIN(sc.at), 1, 10), substr(d.created_at, 1, 10)) AS start_day,"
         " MAX(CASE WHEN sc.to_status = d.status THEN sc.at END) AS closed_at"
         + "".join(f", {c}" for c in columns)
         + " FROM deals d JOIN stage_changes sc ON sc.deal_id = d.id AND sc.deleted_at IS NULL"
@@ -799,15 +840,15 @@ def _funnel_sql(
         " status != 'open' AND COALESCE(substr(closed_at, 1, 10), '') BETWEEN ? AND ? AS closed,"
         " NULL AS current, CASE WHEN status = 'won' AND closed_at IS NOT NULL THEN"
         " CAST(julianday(substr(closed_at, 1, 10)) - julianday(start_day) AS INTEGER) END"
-        " AS days, COUNT(*) AS n FROM per GROUP BY 2, 3, 4, 5, 6, 8"
+        " AS days, COUNT(*) AS n, MIN(dated) AS dated FROM per GROUP BY 2, 3, 4, 5, 6, 8"
     ]
     params.extend([since, until, since, until])
     for index, stage in enumerate(open_stages):
         parts.append(
             "SELECT 'days', NULL, ?, NULL, NULL, NULL, current,"
-            f" CAST(ROUND(t{index} + current * julianday(?)) AS INTEGER), COUNT(*)"
+            f" CAST(ROUND(t{index} + current * julianday(?)) AS INTEGER), COUNT(*), NULL"
             " FROM (SELECT *, status = 'open' AND stage_id = ? AS current FROM per)"
-            f" WHERE v{index} AND start_day BETWEEN ? AND ? GROUP BY 7, 8"
+            f" WHERE t{index} IS NOT NULL AND start_day BETWEEN ? AND ? GROUP BY 7, 8"
         )
         params.extend([stage.id, session.today.isoformat(), stage.id, since, until])
     return f"WITH per AS MATERIALIZED ({per}) " + " UNION ALL ".join(parts), params

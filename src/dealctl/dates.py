@@ -275,6 +275,17 @@ def sql_day(expr: str) -> str:
     )
 
 
+def sql_starts_with_day(expr: str) -> str:
+    """SQL that is 1 when ``expr`` (SQL text from code, never input) starts with a calendar
+    day written ``YYYY-MM-DD``, the day :func:`stored_day` reads, and 0 for any other value
+    but NULL: what :func:`sql_day` says of its first ten characters, at under half the
+    cost, for reports that test every row of a big table. (Through julianday(), date()
+    gives back a day in that form only when it is one: 02-30 comes back as 03-02, a month
+    13 as NULL, and ``IS`` makes that NULL a 0; the comparison leaves out the year 0000.)"""
+    day = f"substr({expr}, 1, 10)"
+    return f"(date(julianday({day})) IS {day} AND {expr} >= '0001')"
+
+
 def stored_moment(value: str, number: int, field: str) -> datetime:
     """A deal's stored moment (its ``field``), aware; :func:`damaged` when it is not an ISO
     date-time with its offset."""

@@ -471,7 +471,8 @@ def _deal_state(row: sqlite3.Row, what: str, fix: str) -> Problem:
 
 # Every stored date or moment that commands read back as one (docs/schema.md, "Value
 # formats"): table -> (column, form). A value in another form stops the commands that
-# read it (`list`, `show`, `due`, reports, digest, calendar) with an error.
+# read it as a date (`list`, `show`, `due`, reports, digest, calendar) with an error,
+# except in the tables of _SHOWN (docs/reliability.md, "Backups and checks").
 _DATED: dict[str, list[tuple[str, str]]] = {
     "deals": [
         ("next_due", "due"),
@@ -485,6 +486,10 @@ _DATED: dict[str, list[tuple[str, str]]] = {
     "stage_changes": [("at", "moment")],
     "approval_steps": [("done_on", "date")],
 }
+# Tables whose dates no command reads as one: a follow-up's moments are shown as stored
+# (a timeline, an account's last contact) and exported, and nothing is counted by them.
+_SHOWN = {"activities": "commands show it as stored and count nothing by it"}
+_STOPS = "commands that read it stop with an error"
 _FORMATS = {
     "date": ("a date (YYYY-MM-DD)", "YYYY-MM-DD"),
     "moment": (
@@ -594,8 +599,7 @@ def _bad_date(table: str, column: str, form: str, row: Any) -> Problem:
         table,
         number,
         str(row["id"]),
-        f"{label} has {column} {shown}, which is not {what}; commands that read it stop"
-        " with an error",
+        f"{label} has {column} {shown}, which is not {what}; {_SHOWN.get(table, _STOPS)}",
         fix,
     )
 
