@@ -87,3 +87,23 @@ def test_log_stops_at_a_damaged_last_contact_instead_of_keeping_it(
     cli("log", "40", "電話した")
     [deal] = [d for d in json.loads(cli("list", "-f", "json")) if d["number"] == 40]
     assert deal["last_contact_at"] == "2026-12-03T09:00:00+09:00"
+
+
+@pytest.mark.parametrize("value", ["2026/11/30", "20261130", "2026-13-01", "garbage"])
+def test_a_damaged_expected_close_date_stops_the_reports_that_say_it_has_passed(
+    cli: Cli, db_path: Path, value: str
+) -> None:
+    """Whether an open deal's expected close date has passed was a comparison of text: a
+    damaged one that sorts after today left the deal out of the digest's "past expected
+    close" in silence. Every report that says it reads the date as one now."""
+    cli("import", str(EXAMPLES / "book"))
+    healthy = _digest_numbers(cli)
+    assert healthy["slipped"] == [29, 8, 23]
+    _sql(db_path, f"UPDATE deals SET close_date = '{value}' WHERE number = 8")
+    before = full_dump(db_path)
+    for args in (["digest"], ["digest", "-f", "json"], ["stale"], ["next"], ["show", "8"]):
+        assert cli(*args, code=5) == "", args
+        assert cli.stderr == _damaged(value, "close_date", 8), args
+    assert full_dump(db_path) == before
+    cli("edit", "8", "--close", "2026-11-30")
+    assert _digest_numbers(cli) == healthy

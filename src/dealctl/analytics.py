@@ -493,7 +493,8 @@ def open_deals(
             days_in_stage=in_stage,
             idle_days=idle,
             stale=row["rot_days"] is not None and idle > row["rot_days"],
-            slipped=row["close_date"] is not None and row["close_date"] < today.isoformat(),
+            slipped=row["close_date"] is not None
+            and dates.stored_day(row["close_date"], row["number"], "close_date") < today,
             weighted_amount=weighted(row["amount"], row["effective_probability"]),
         )
         deals.append(item)
