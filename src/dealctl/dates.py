@@ -199,7 +199,7 @@ def due_moment(value: str, zone: tzinfo) -> date:
     """A stored due value (a date or an ISO date-time) in ``zone``: the date, or the
     date-time there (one written without an offset is taken as it is)."""
     try:
-        if value[4:5] != "-" or value[7:8] != "-":  # fromisoformat reads 20261225, 2026-W52-5
+        if not _day_form(value):
             raise ValueError(value)
         if len(value) == 10:
             return date.fromisoformat(value)
@@ -239,14 +239,17 @@ def damaged(number: int, field: str, value: object) -> DatabaseError:
     )
 
 
-# The stored form of a day. date.fromisoformat() alone also reads 20261225 and 2026-W52-5.
-_STORED_DAY = r"\d{4}-\d{2}-\d{2}"
+def _day_form(text: str) -> bool:
+    """Whether ``text`` has the dashes of the stored form of a day, ``YYYY-MM-DD``, in its
+    first ten characters: date.fromisoformat(), which checks the digits, alone also reads
+    20261225 and 2026-W52-5 (no other form it reads has these two dashes)."""
+    return text[4:5] == "-" and text[7:8] == "-"
 
 
 def stored_date(value: object) -> date | None:
     """The calendar day ``value`` is when it is one in the stored form, ``YYYY-MM-DD`` and
     nothing more; else None (see :func:`sql_day` for the same test in SQL)."""
-    if not isinstance(value, str) or not _match(_STORED_DAY, value):
+    if not isinstance(value, str) or len(value) != 10 or not _day_form(value):
         return None
     try:
         return date.fromisoformat(value)
